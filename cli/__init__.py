@@ -1,0 +1,1 @@
+"""The `polyequiv` command line (installed as the import package ``polyequiv_cli``)."""

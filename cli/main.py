@@ -1,0 +1,29 @@
+"""Entry point of the `polyequiv` command."""
+
+from __future__ import annotations
+
+import click
+
+from polyequiv import __version__
+from polyequiv_cli.engine_commands import count_command, derive_command, verify_command
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="polyequiv")
+def cli() -> None:
+    """Derive, count and train with the weight ties of permutation-equivariant polynomial layers.
+
+    Convention: (σ·x)_i = x_{σ(i)}; equivariance is f(σ·x) = σ·f(x).
+    """
+
+
+for command in (derive_command, count_command, verify_command):
+    cli.add_command(command)
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

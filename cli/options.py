@@ -1,0 +1,139 @@
+"""Shared click options: the layer spec flags, and turning library errors into clean CLI errors."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from polyequiv import groups
+from polyequiv.errors import SizeLimitError, SpecError
+from polyequiv.spec import LayerSpec
+
+
+class RefusedError(click.ClickException):
+    """A request refused up front (too large): one line on stderr, exit code 2."""
+
+    exit_code = 2
+
+
+def spec_options(*, with_n: bool = True, with_engine: bool = True) -> Callable:
+    """Add the flags that describe a layer (and its group) to a command."""
+
+    def decorate(command: Callable) -> Callable:
+        options = [
+            click.option("--degree", "-d", type=click.IntRange(min=0), default=2, show_default=True,
+                         help="Polynomial degree (1 linear, 2 quadratic, 3 cubic, ...)."),
+            click.option("--indexing", type=click.Choice(["ordered", "full"]), default="ordered", show_default=True,
+                         help="One weight per monomial (i ≤ j), or per ordered index tuple (redundant)."),
+            click.option("--bias/--no-bias", default=False, show_default=True,
+                         help="Homogenise with x_b ≡ 1: all monomials of degree ≤ d."),
+            click.option("--mode", type=click.Choice(["equivariant", "invariant"]), default="equivariant",
+                         show_default=True, help="Output permuted with the input, or a scalar."),
+            click.option("--group", type=click.Choice(["symmetric", "cyclic", "dihedral"]), default="symmetric",
+                         show_default=True, help="Symmetry group acting on the n elements."),
+            click.option("--generators", default=None, metavar="CYCLES",
+                         help="Custom group from generators in cycle notation, e.g. '(0 1)(2 3),(0 2 4)'."),
+            click.option("--transpositions", type=click.Choice(list(groups.TRANSPOSITION_SETS)),
+                         default="adjacent", show_default=True,
+                         help="Generating set of Sₙ: (i i+1), all (i j) as in the seed, or {(0 1), (0 … n−1)}."),
+            click.option("--gauge", type=click.Choice(["none", "symmetric"]), default="none", show_default=True,
+                         help="Full indexing only: tie W^k_t to its sorted-index twin."),
+        ]
+        if with_engine:
+            options.append(
+                click.option("--engine", type=click.Choice(["auto", "symbolic", "sparse"]), default="auto",
+                             show_default=True, help="sympy expansion, or index arithmetic for large n.")
+            )
+        if with_n:
+            options.insert(0, click.option("-n", "--n", "n", type=click.IntRange(min=1), required=True,
+                                           help="Number of set elements."))
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+def build_spec(ctx: click.Context, n: int, params: dict[str, Any]) -> LayerSpec:
+    """A :class:`LayerSpec` from the spec flags; a bad combination is a ``BadParameter`` (exit 2)."""
+    group = params["group"]
+    generators: tuple[tuple[int, ...], ...] = ()
+    if params.get("generators") is not None:
+        if ctx.get_parameter_source("group") == click.core.ParameterSource.COMMANDLINE:
+            raise click.BadParameter("give either --group or --generators, not both", param_hint="'--generators'")
+        try:
+            generators = tuple(groups.parse_generators(params["generators"], n))
+        except SpecError as error:
+            raise click.BadParameter(str(error), param_hint="'--generators'") from None
+        group = "custom"
+    transpositions = params["transpositions"]
+    if group != "symmetric":
+        if ctx.get_parameter_source("transpositions") == click.core.ParameterSource.COMMANDLINE:
+            raise click.BadParameter("only applies to --group symmetric", param_hint="'--transpositions'")
+        transpositions = "adjacent"
+    if params["gauge"] == "symmetric" and params["indexing"] != "full":
+        raise click.BadParameter(
+            "--gauge symmetric needs --indexing full (ordered indexing has no gauge freedom)",
+            param_hint="'--gauge'",
+        )
+    try:
+        return LayerSpec(
+            n=n,
+            degree=params["degree"],
+            indexing=params["indexing"],
+            bias=params["bias"],
+            mode=params["mode"],
+            group=group,
+            transpositions=transpositions,
+            generators=generators,
+            gauge=params["gauge"],
+        )
+    except SpecError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+def library_errors(function: Callable) -> Callable:
+    """Turn refusals and spec errors from the library into one-line CLI errors with exit code 2."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except SizeLimitError as error:
+            raise RefusedError(f"refused: {error}") from None
+        except SpecError as error:
+            raise click.BadParameter(str(error)) from None
+
+    return wrapper
+
+
+def parse_n_range(text: str) -> list[int]:
+    """``"1-8"`` → 1..8; ``"3,5,10"``; ``"2-10:2"`` (step); combinations joined by commas."""
+    values: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            if "-" in part:
+                bounds, _, step = part.partition(":")
+                low, high = (int(v) for v in bounds.split("-", 1))
+                stride = int(step) if step else 1
+                if stride < 1 or high < low:
+                    raise ValueError
+                values.extend(range(low, high + 1, stride))
+            else:
+                values.append(int(part))
+        except ValueError:
+            raise click.BadParameter(
+                f"{part!r} is not a size or a range; write e.g. 1-8, 3,5,10 or 2-20:2", param_hint="'--n'"
+            ) from None
+    if not values or min(values) < 1:
+        raise click.BadParameter("every n must be ≥ 1", param_hint="'--n'")
+    return sorted(set(values))
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2))

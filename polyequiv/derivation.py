@@ -1,0 +1,200 @@
+"""`derive`: from a layer spec to its equations, classes and exact counts, in one call.
+
+    >>> from polyequiv import LayerSpec, derive
+    >>> result = derive(LayerSpec(n=5, degree=2))
+    >>> result.distinct_weights, result.free_parameters, result.function_dim
+    (4, 4, 4)
+
+Counts
+------
+``distinct_weights``
+    Classes of tied weights (:class:`polyequiv.graph.ConstraintGraph`).
+``free_parameters``
+    ``distinct_weights − rank`` of the reduced additive system, the rank taken
+    exactly over Q: the dimension of the space of equivariant weight tensors.
+``function_dim``
+    The dimension of the space of *functions* those tensors compute.  Every
+    weight belongs to one slot (output, monomial) and the function only sees
+    slot sums, so with ``M`` the slot-sum matrix and ``A`` the constraints (both
+    on classes), ``function_dim = rank [A; M] − rank A``.  The difference
+    ``free_parameters − function_dim`` counts gauge directions (e.g. the
+    antisymmetric part ``a^k_ij − a^k_ji`` of a full-indexed quadratic layer),
+    which no data can see.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from polyequiv import groups, limits
+from polyequiv.constraints import AdditiveConstraint, ConstraintSystem, Equality
+from polyequiv.engines.sparse import derive_sparse
+from polyequiv.engines.symbolic import derive_symbolic
+from polyequiv.errors import SpecError
+from polyequiv.exact import exact_nullspace, exact_rank
+from polyequiv.graph import ConstraintGraph
+from polyequiv.indexing import WeightIndex
+from polyequiv.spec import LayerSpec
+
+ENGINES = ("auto", "symbolic", "sparse")
+
+
+@dataclass
+class Derivation:
+    """Everything derived for one layer spec.  Build it with :func:`derive`."""
+
+    spec: LayerSpec
+    system: ConstraintSystem
+    graph: ConstraintGraph
+    distinct_weights: int
+    free_parameters: int
+    function_dim: int
+    additive_rank: int
+    engine: str
+    seconds: float
+    _extras: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def index(self) -> WeightIndex:
+        return self.system.index
+
+    @property
+    def num_weights(self) -> int:
+        return self.index.num_weights
+
+    @property
+    def gauge_dim(self) -> int:
+        """Free directions that do not change the computed function."""
+        return self.free_parameters - self.function_dim
+
+    @cached_property
+    def group_order(self) -> int:
+        return group_order(self.spec)
+
+    def equations(self, limit: int | None = None) -> list[Equality | AdditiveConstraint]:
+        """The derived equations (equalities, additive, gauge ties), at most ``limit``."""
+        return self.system.equations(limit)
+
+    def class_names(self) -> list[list[str]]:
+        """Weight names of each class, classes in order of their first weight."""
+        return [[self.index.weight_name(w) for w in members] for members in self.graph.class_members]
+
+    @cached_property
+    def free_basis(self) -> list[dict[int, Fraction]]:
+        """Exact basis of the class values the additive constraints allow: one sparse
+        rational vector over class ids per free parameter (``free_parameters`` of them)."""
+        return exact_nullspace(self.graph.reduced_additive, self.distinct_weights)
+
+    def summary(self) -> dict[str, Any]:
+        """The counts as a JSON-ready dict (no equations, no classes)."""
+        return {
+            "spec": self.spec.to_dict(),
+            "group_order": self.group_order,
+            "generators": [groups.format_cycles(g) for g in self.spec.group_generators],
+            "weights": self.num_weights,
+            "equality_constraints": self.system.num_equalities,
+            "additive_constraints": self.system.num_additive,
+            "gauge_ties": int(self.system.gauge_ties.shape[0]),
+            "merged_by_additive": int(self.graph.merge_edges.shape[0]),
+            "distinct_weights": self.distinct_weights,
+            "free_parameters": self.free_parameters,
+            "function_dim": self.function_dim,
+            "gauge_dim": self.gauge_dim,
+            "engine": self.engine,
+            "seconds": round(self.seconds, 6),
+        }
+
+
+def derive(spec: LayerSpec, engine: str = "auto") -> Derivation:
+    """Derive the equations of ``spec``, classify them, and count exactly.
+
+    Parameters
+    ----------
+    spec : LayerSpec
+        The layer and its group.
+    engine : {"auto", "symbolic", "sparse"}
+        ``symbolic`` expands with sympy (the seed's method); ``sparse`` uses
+        index arithmetic and scales to hundreds of thousands of weights; both
+        give the same equations.  ``auto`` picks symbolic for small layers.
+
+    Raises
+    ------
+    SpecError
+        For an unknown engine.
+    SizeLimitError
+        When the request is too large, with the estimate that decided it.
+    """
+    if engine not in ENGINES:
+        raise SpecError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    started = time.perf_counter()
+    engine = limits.choose_engine(spec, engine)
+    limits.check_sparse(spec)
+    if engine == "symbolic":
+        limits.check_symbolic(spec)
+    index = WeightIndex(spec)
+    system = derive_symbolic(index) if engine == "symbolic" else derive_sparse(index)
+    graph = ConstraintGraph(system)
+    counts = count_parameters(graph)
+    return Derivation(
+        spec=spec,
+        system=system,
+        graph=graph,
+        engine=engine,
+        seconds=time.perf_counter() - started,
+        **counts,
+    )
+
+
+def count_parameters(graph: ConstraintGraph) -> dict[str, int]:
+    """``distinct_weights``, ``free_parameters``, ``function_dim`` and ``additive_rank``, exactly."""
+    classes = graph.num_classes
+    additive = graph.reduced_additive
+    slot_rows = _slot_rows(graph)
+    limits.check_exact(sum(map(len, additive)) + sum(map(len, slot_rows)), "the reduced constraint system")
+    rank_a = exact_rank(additive, classes)
+    rank_am = exact_rank(additive + slot_rows, classes)
+    return {
+        "distinct_weights": classes,
+        "free_parameters": classes - rank_a,
+        "function_dim": rank_am - rank_a,
+        "additive_rank": rank_a,
+    }
+
+
+def _slot_rows(graph: ConstraintGraph) -> list[dict[int, int]]:
+    """Unique slot-sum rows ``Σ_{w ∈ slot} e_{class(w)}`` on classes (rows that are
+    single classes collapse to one row per class)."""
+    index = graph.system.index
+    slots = index.slot_of_weight(np.arange(index.num_weights, dtype=np.int64))
+    classes = graph.class_of_weight
+    width = graph.num_classes
+    keys, counts = np.unique(slots * width + classes, return_counts=True)
+    slot_ids, class_ids = np.divmod(keys, width)
+    boundaries = np.concatenate([[0], np.nonzero(np.diff(slot_ids))[0] + 1, [slot_ids.size]])
+    sizes = np.diff(boundaries)
+    singles = np.unique(class_ids[boundaries[:-1][sizes == 1]])
+    rows: dict[tuple[tuple[int, int], ...], None] = {((int(c), 1),): None for c in singles}
+    for lo, hi in zip(boundaries[:-1][sizes > 1].tolist(), boundaries[1:][sizes > 1].tolist(), strict=True):
+        values = counts[lo:hi].tolist()
+        divisor = math.gcd(*values)
+        rows[tuple((int(c), v // divisor) for c, v in zip(class_ids[lo:hi].tolist(), values, strict=True))] = None
+    return [dict(row) for row in rows]
+
+
+def group_order(spec: LayerSpec) -> int:
+    """Exact order: n! for Sₙ, n for Cₙ, 2n for Dₙ (n ≥ 3), sympy's Schreier–Sims for custom groups."""
+    n = spec.n
+    if spec.group == "symmetric":
+        return math.factorial(n)
+    if spec.group == "cyclic":
+        return n
+    if spec.group == "dihedral":
+        return 2 * n if n >= 3 else n
+    return groups.group_order(n, spec.group_generators)

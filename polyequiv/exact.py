@@ -1,0 +1,64 @@
+"""Exact linear algebra over the rationals (sympy's sparse ``DomainMatrix``), never a float rank.
+
+Rows are sparse integer vectors ``{column: coefficient}``.  Ranks and
+nullspaces are computed by sparse Gauss–Jordan elimination over ``QQ``; the
+results are exact integers and fractions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from fractions import Fraction
+
+from sympy import QQ, ZZ
+from sympy.polys.matrices import DomainMatrix
+
+SparseRow = Mapping[int, int]
+
+
+def _matrix(rows: Sequence[SparseRow], num_columns: int) -> DomainMatrix:
+    data = {r: {int(c): ZZ(int(v)) for c, v in row.items() if v} for r, row in enumerate(rows)}
+    data = {r: row for r, row in data.items() if row}
+    return DomainMatrix(data, (len(rows), num_columns), ZZ).convert_to(QQ)
+
+
+def exact_rank(rows: Sequence[SparseRow], num_columns: int) -> int:
+    """Rank over Q of the matrix whose rows are ``rows``.
+
+    >>> exact_rank([{0: 1, 1: -1}, {1: 1, 2: -1}, {0: 1, 2: -1}], 3)
+    2
+    """
+    if not rows or num_columns == 0:
+        return 0
+    return int(_matrix(rows, num_columns).rank())
+
+
+def exact_nullspace(rows: Sequence[SparseRow], num_columns: int) -> list[dict[int, Fraction]]:
+    """A basis of ``{v : R v = 0}`` as sparse rational vectors.
+
+    The basis is the reduced-row-echelon one: one vector per free (non-pivot)
+    column ``f``, with ``v_f = 1``, zero on the other free columns and the
+    pivot entries read from the RREF.  With no rows it is the standard basis.
+
+    >>> exact_nullspace([{0: 1, 1: 1, 2: -2}], 3)
+    [{1: Fraction(1, 1), 0: Fraction(-1, 1)}, {2: Fraction(1, 1), 0: Fraction(2, 1)}]
+    """
+    if not rows:
+        return [{c: Fraction(1)} for c in range(num_columns)]
+    rref, pivots = _matrix(rows, num_columns).rref()
+    pivot_rows = {}
+    for r, row in rref.to_sparse().rep.items():
+        lead = min(row)
+        pivot_rows[lead] = row
+    pivot_set = set(pivots)
+    basis = []
+    for free in range(num_columns):
+        if free in pivot_set:
+            continue
+        vector: dict[int, Fraction] = {free: Fraction(1)}
+        for pivot, row in pivot_rows.items():
+            value = row.get(free)
+            if value:
+                vector[pivot] = -Fraction(int(value.numerator), int(value.denominator))
+        basis.append(vector)
+    return basis

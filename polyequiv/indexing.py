@@ -1,0 +1,171 @@
+"""Numbering of weights, monomials and "slots", and their printable names.
+
+Vocabulary
+----------
+* A **monomial** is a sorted index tuple ``m = (i₁ ≤ … ≤ i_d)`` over the
+  ``N = n + bias`` inputs (the bias input has index ``n``, printed ``b``).
+  Monomials are numbered in lexicographic order.
+* An **index tuple** ``t`` is what a weight is attached to: the monomials
+  themselves (``ordered`` indexing) or every tuple in ``N^d`` in lexicographic
+  order (``full`` indexing).
+* A **weight** is ``W^k_t``: output ``k`` (absent when invariant) and tuple
+  ``t``; its id is ``k·T + index(t)`` with ``T`` the number of tuples.
+* A **slot** is ``(k, m)``: all weights of output ``k`` whose tuple sorts to
+  monomial ``m``; their sum is the coefficient of ``x^m`` in ``y_k``.  Its id
+  is ``k·M + rank(m)``.  With ordered indexing slots and weights coincide.
+
+Every coefficient-matching equation compares two slot sums, which is what
+both engines produce and what :mod:`polyequiv.counting` relies on.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from polyequiv.spec import LayerSpec
+
+BIAS_LABEL = "b"
+
+
+@dataclass(frozen=True)
+class WeightIndex:
+    """Weights, tuples, monomials and slots of one :class:`LayerSpec`."""
+
+    spec: LayerSpec
+
+    # ------------------------------------------------------------------ sizes
+    @property
+    def num_inputs(self) -> int:
+        return self.spec.num_inputs
+
+    @property
+    def num_outputs(self) -> int:
+        return self.spec.num_outputs
+
+    @cached_property
+    def monomials(self) -> np.ndarray:
+        """``(M, d)`` int array of sorted index tuples in lexicographic order."""
+        d, big_n = self.spec.degree, self.num_inputs
+        combos = itertools.combinations_with_replacement(range(big_n), d)
+        flat = np.fromiter(itertools.chain.from_iterable(combos), dtype=np.int64)
+        return flat.reshape(-1, d) if d else np.zeros((1, 0), dtype=np.int64)
+
+    @cached_property
+    def tuples(self) -> np.ndarray:
+        """``(T, d)`` index tuples that carry a weight, in lexicographic order."""
+        if self.spec.indexing == "ordered":
+            return self.monomials
+        d, big_n = self.spec.degree, self.num_inputs
+        grids = np.indices((big_n,) * d).reshape(d, -1).T if d else np.zeros((1, 0), dtype=np.int64)
+        return np.ascontiguousarray(grids, dtype=np.int64)
+
+    @property
+    def num_monomials(self) -> int:
+        return int(self.monomials.shape[0])
+
+    @property
+    def num_tuples(self) -> int:
+        return int(self.tuples.shape[0])
+
+    @property
+    def num_weights(self) -> int:
+        return self.num_outputs * self.num_tuples
+
+    @property
+    def num_slots(self) -> int:
+        return self.num_outputs * self.num_monomials
+
+    # ------------------------------------------------------------------ ranking
+    @cached_property
+    def _monomial_codes(self) -> np.ndarray:
+        return self._codes(self.monomials)
+
+    def _codes(self, rows: np.ndarray) -> np.ndarray:
+        """Base-N integer code of each row; increasing in lexicographic order."""
+        code = np.zeros(rows.shape[0], dtype=np.int64)
+        for column in range(rows.shape[1]):
+            code = code * self.num_inputs + rows[:, column]
+        return code
+
+    def monomial_rank(self, sorted_rows: np.ndarray) -> np.ndarray:
+        """Rank (row number in :attr:`monomials`) of each sorted index tuple."""
+        return np.searchsorted(self._monomial_codes, self._codes(sorted_rows))
+
+    @cached_property
+    def tuple_slot(self) -> np.ndarray:
+        """For each tuple, the rank of the monomial it multiplies (its sorted form)."""
+        if self.spec.indexing == "ordered":
+            return np.arange(self.num_tuples, dtype=np.int64)
+        return self.monomial_rank(np.sort(self.tuples, axis=1))
+
+    def slot_of_weight(self, weight_ids: np.ndarray) -> np.ndarray:
+        """Slot id ``k·M + rank(sorted t)`` of each weight id."""
+        weight_ids = np.asarray(weight_ids, dtype=np.int64)
+        outputs, tuple_ids = np.divmod(weight_ids, self.num_tuples)
+        return outputs * self.num_monomials + self.tuple_slot[tuple_ids]
+
+    @cached_property
+    def slot_weights(self) -> tuple[np.ndarray, np.ndarray]:
+        """CSR layout ``(indptr, weight_ids)`` of the weights of each slot, ids ascending."""
+        slots = self.slot_of_weight(np.arange(self.num_weights, dtype=np.int64))
+        order = np.argsort(slots, kind="stable")
+        counts = np.bincount(slots, minlength=self.num_slots)
+        indptr = np.concatenate([[0], np.cumsum(counts)])
+        return indptr, order.astype(np.int64)
+
+    # ------------------------------------------------------------------ names
+    @cached_property
+    def _separate_indices(self) -> bool:
+        return self.num_inputs > 10
+
+    def index_label(self, index: int) -> str:
+        """``"3"`` for an element, ``"b"`` for the bias input."""
+        return BIAS_LABEL if index == self.spec.n else str(index)
+
+    def _subscript(self, tuple_row: np.ndarray) -> str:
+        labels = [self.index_label(int(i)) for i in tuple_row]
+        if not labels:
+            return ""
+        if self._separate_indices and len(labels) > 1:
+            return "_{" + ",".join(labels) + "}"
+        return "_" + "".join(labels)
+
+    def weight_key(self, weight_id: int) -> tuple[int | None, tuple[int, ...]]:
+        """``(output or None, index tuple)`` of a weight id."""
+        output, tuple_id = divmod(int(weight_id), self.num_tuples)
+        row = tuple(int(i) for i in self.tuples[tuple_id])
+        return (output if self.spec.equivariant else None), row
+
+    def weight_name(self, weight_id: int) -> str:
+        """Printable name following the seed: ``W^k_ij`` (``W_ij`` when invariant).
+
+        Braces appear only where needed (``W^{12}_{3,10}`` when n > 10); the same string is the
+        sympy symbol's name, so ``sympy.latex`` prints it as ``W^{k}_{ij}``.
+        """
+        output, tuple_id = divmod(int(weight_id), self.num_tuples)
+        sub = self._subscript(self.tuples[tuple_id])
+        if not self.spec.equivariant:
+            return "W" + sub
+        sup = f"^{output}" if output < 10 else "^{" + str(output) + "}"
+        return "W" + sup + sub
+
+    def weight_latex(self, weight_id: int) -> str:
+        """LaTeX form ``W^{k}_{ij}``."""
+        output, tuple_id = divmod(int(weight_id), self.num_tuples)
+        labels = [self.index_label(int(i)) for i in self.tuples[tuple_id]]
+        sep = "," if self._separate_indices else ""
+        sub = "_{" + sep.join(labels) + "}" if labels else ""
+        sup = "^{" + str(output) + "}" if self.spec.equivariant else ""
+        return "W" + sup + sub
+
+    def monomial_name(self, rank: int) -> str:
+        """``x_0 x_1^2`` style name of monomial ``rank`` (``1`` for the constant)."""
+        row = self.monomials[rank]
+        factors = []
+        for index, power in zip(*np.unique(row[row != self.spec.n], return_counts=True), strict=True):
+            factors.append(f"x_{int(index)}" + (f"^{int(power)}" if power > 1 else ""))
+        return " ".join(factors) or "1"

@@ -1,0 +1,1 @@
+"""Torch modules built from derived constraints (see issue 3)."""

@@ -1,0 +1,215 @@
+"""Human-readable renderings of a :class:`Derivation`: text report, class picture, LaTeX, JSON.
+
+The class picture is the text version of the seed's coloured matrices: every
+weight shows the letter of its class (``A``, ``B``, …, ``AA``, …).  A linear
+layer is one matrix (rows = outputs ``k``, columns = inputs ``i``); a quadratic
+layer is one ``N × N`` block per output (rows ``i``, columns ``j``; with ordered
+indexing only ``i ≤ j`` carries a weight, shown ``·`` otherwise); higher degrees
+are one block per (output, leading indices).
+"""
+
+from __future__ import annotations
+
+import itertools
+import string
+from collections.abc import Callable
+from typing import Any
+
+from polyequiv.derivation import Derivation
+
+#: Above this many weights the picture is replaced by a one-line note.
+MAX_PICTURE_WEIGHTS = 4_000
+#: Equations printed by LaTeX output unless all are asked for.
+DEFAULT_EQUATION_LIMIT = 200
+#: Equations shown in the text report unless all are asked for.
+SAMPLE_EQUATIONS = 16
+
+
+def class_label(number: int) -> str:
+    """``0 → A``, ``25 → Z``, ``26 → AA``, … (spreadsheet column letters)."""
+    letters = ""
+    number += 1
+    while number:
+        number, rest = divmod(number - 1, 26)
+        letters = string.ascii_uppercase[rest] + letters
+    return letters
+
+
+def counts_lines(result: Derivation) -> list[str]:
+    """The headline numbers, aligned."""
+    s = result.summary()
+    total = s["weights"]
+    share = 100.0 * s["distinct_weights"] / total if total else 0.0
+    rows = [
+        ("layer", str(result.spec)),
+        ("group", f"{result.spec.group_label}, order {s['group_order']:,}, {len(s['generators'])} generators"),
+        ("weights", f"{total:,}"),
+        ("equalities", f"{s['equality_constraints']:,}"),
+        ("additive constraints", f"{s['additive_constraints']:,}"),
+    ]
+    if s["gauge_ties"]:
+        rows.append(("gauge ties", f"{s['gauge_ties']:,}"))
+    if s["merged_by_additive"]:
+        rows.append(("classes merged by additive", f"{s['merged_by_additive']:,}"))
+    rows += [
+        ("distinct weights", f"{s['distinct_weights']:,} ({share:.3g}% of the weights)"),
+        ("free parameters", f"{s['free_parameters']:,}"),
+        ("function dim", f"{s['function_dim']:,}" + (f" (+{s['gauge_dim']:,} gauge)" if s["gauge_dim"] else "")),
+        ("engine", f"{s['engine']} ({s['seconds']:.3f} s)"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    return [f"{name.ljust(width)}  {value}" for name, value in rows]
+
+
+def equation_lines(result: Derivation, limit: int | None = DEFAULT_EQUATION_LIMIT) -> list[str]:
+    """Equalities, additive constraints and gauge ties, grouped under headings."""
+    index = result.index
+    groups: dict[str, list[str]] = {"equalities": [], "additive constraints": [], "gauge ties": []}
+    for equation in result.equations(limit):
+        kind = getattr(equation, "kind", "additive")
+        key = {"equivariance": "equalities", "gauge": "gauge ties"}.get(kind, "additive constraints")
+        groups[key].append(equation.text(index))
+    totals = {
+        "equalities": result.system.num_equalities,
+        "additive constraints": result.system.num_additive,
+        "gauge ties": int(result.system.gauge_ties.shape[0]),
+    }
+    lines = []
+    for heading, items in groups.items():
+        if not totals[heading]:
+            continue
+        lines.append(f"{heading} ({totals[heading]:,}):")
+        lines += [f"  {item}" for item in items]
+        if len(items) < totals[heading]:
+            lines.append(f"  … {totals[heading] - len(items):,} more")
+    return lines
+
+
+def class_lines(result: Derivation, limit: int | None = 40) -> list[str]:
+    """Each class with its letter, size and first members."""
+    lines = []
+    for number, members in enumerate(result.graph.class_members):
+        names = [result.index.weight_name(w) for w in members[:6]]
+        more = f", … ({len(members)} weights)" if len(members) > 6 else ""
+        lines.append(f"  {class_label(number):>3}: {', '.join(names)}{more}")
+        if limit is not None and number + 1 >= limit and result.distinct_weights > limit:
+            lines.append(f"  … {result.distinct_weights - limit:,} more classes")
+            break
+    return lines
+
+
+def picture_lines(result: Derivation, style: Callable[[str, int], str] | None = None) -> list[str]:
+    """The tied weight tensor as blocks of class letters (``style(label, class)`` may colour them)."""
+    index, spec = result.index, result.spec
+    if result.num_weights > MAX_PICTURE_WEIGHTS:
+        return [f"(picture omitted: {result.num_weights:,} weights; it is drawn up to {MAX_PICTURE_WEIGHTS:,})"]
+    classes = result.graph.class_of_weight.tolist()
+    labels = [class_label(c) for c in range(result.distinct_weights)]
+    tuple_id = {tuple(row): i for i, row in enumerate(index.tuples.tolist())}
+    big_n = spec.num_inputs
+    names = [index.index_label(i) for i in range(big_n)]
+    width = max(len(x) for x in labels + names)
+
+    def cell(output: int, indices: tuple[int, ...]) -> str:
+        t = tuple_id.get(indices)
+        if t is None:
+            return "·".rjust(width)
+        number = classes[output * index.num_tuples + t]
+        padded = labels[number].rjust(width)
+        return style(padded, number) if style else padded
+
+    outputs = range(index.num_outputs)
+    d = spec.degree
+    lines: list[str] = []
+    if d == 0:
+        return ["  " + " ".join(cell(k, ()) for k in outputs)]
+    if d == 1:
+        header = " " * (width + 3) + " ".join(n.rjust(width) for n in names)
+        lines.append(header)
+        for k in outputs:
+            row_name = f"y{k}" if spec.equivariant else "y"
+            lines.append(f"{row_name.rjust(width + 2)} " + " ".join(cell(k, (i,)) for i in range(big_n)))
+        return lines
+    for k in outputs:
+        for lead in itertools.product(range(big_n), repeat=d - 2):
+            title = f"y{k}" if spec.equivariant else "y"
+            if lead:
+                title += f", leading indices {''.join(names[i] for i in lead)}"
+            lines.append(f"{title}:")
+            lines.append(" " * (width + 1) + " ".join(n.rjust(width) for n in names))
+            for i in range(big_n):
+                cells = " ".join(cell(k, (*lead, i, j)) for j in range(big_n))
+                lines.append(f"{names[i].rjust(width)} {cells}")
+    return lines
+
+
+def text_report(
+    result: Derivation,
+    *,
+    show_constraints: bool,
+    show_classes: bool,
+    style: Callable[[str, int], str] | None = None,
+) -> str:
+    """The ``polyequiv derive`` text output: counts, equations (a sample unless
+    ``show_constraints``), classes (if asked) and the picture of the tied tensor."""
+    lines = counts_lines(result)
+    limit = None if show_constraints else SAMPLE_EQUATIONS
+    lines += ["", *equation_lines(result, limit)]
+    if not show_constraints and len(result.equations(SAMPLE_EQUATIONS + 1)) > SAMPLE_EQUATIONS:
+        lines.append("  (--show-constraints lists them all)")
+    if show_classes:
+        lines += ["", f"classes ({result.distinct_weights:,}):", *class_lines(result, limit=None)]
+    lines += ["", "tied weight tensor (one letter per class):", *picture_lines(result, style)]
+    return "\n".join(lines)
+
+
+def latex_report(result: Derivation, limit: int | None = DEFAULT_EQUATION_LIMIT) -> str:
+    """Counts as a comment, equations in an ``align*`` environment."""
+    s = result.summary()
+    lines = [
+        f"% {result.spec}: {s['weights']} weights, {s['distinct_weights']} distinct, "
+        f"{s['free_parameters']} free, function dim {s['function_dim']}",
+        "\\begin{align*}",
+    ]
+    equations = result.equations(limit)
+    body = [eq.latex(result.index) for eq in equations]
+    lines += [line + (" \\\\" if i < len(body) - 1 else "") for i, line in enumerate(body)]
+    lines.append("\\end{align*}")
+    total = s["equality_constraints"] + s["additive_constraints"] + s["gauge_ties"]
+    if len(equations) < total:
+        lines.append(f"% … {total - len(equations)} more equations")
+    return "\n".join(lines)
+
+
+def json_object(
+    result: Derivation, *, show_constraints: bool, show_classes: bool, equation_limit: int | None = None
+) -> dict[str, Any]:
+    """The ``polyequiv derive --format json`` object."""
+    data = result.summary()
+    if show_classes:
+        data["classes"] = result.class_names()
+    if show_constraints:
+        data["equations"] = [eq.text(result.index) for eq in result.equations(equation_limit)]
+    return data
+
+
+def count_table(results: list[Derivation]) -> str:
+    """The seed's table (22) layout: n, distinct weights, total weights, percentage, free, function dim."""
+    header = ("n", "distinct", "weights", "%", "free", "function dim", "seconds")
+    rows = []
+    for r in results:
+        pct = 100.0 * r.distinct_weights / r.num_weights if r.num_weights else 0.0
+        rows.append(
+            (
+                str(r.spec.n),
+                f"{r.distinct_weights:,}",
+                f"{r.num_weights:,}",
+                f"{pct:.3g}",
+                f"{r.free_parameters:,}",
+                f"{r.function_dim:,}",
+                f"{r.seconds:.3f}",
+            )
+        )
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+    fmt = "  ".join("{:>" + str(w) + "}" for w in widths)
+    return "\n".join([fmt.format(*header), *(fmt.format(*row) for row in rows)])

@@ -1,0 +1,245 @@
+"""`LayerSpec`: the frozen description of a polynomial layer and of its symmetry group.
+
+A layer of degree ``d`` on a set of ``n`` elements computes, for each output
+``k`` (equivariant mode) or once (invariant mode),
+
+    y_k = Σ_t W^k_t · x_{t₁} x_{t₂} ⋯ x_{t_d}
+
+where the index tuple ``t`` runs over
+
+* ``indexing="ordered"``: sorted tuples t₁ ≤ t₂ ≤ … ≤ t_d, one weight per
+  monomial (the seed paper's §2.5), or
+* ``indexing="full"``: every ordered tuple, so that ``W^k_{ij}`` and
+  ``W^k_{ji}`` both multiply ``x_i x_j`` (the seed's §2.4, redundant).
+
+With ``bias=True`` the input is homogenised with one extra input
+``x_b ≡ 1`` (index ``n``, printed ``b``) that every permutation fixes (the
+seed's §2.2), so a degree-``d`` layer holds every monomial of degree ≤ ``d``.
+
+The string form round-trips and is the key used in JSON and caches::
+
+    >>> spec = LayerSpec(n=5, degree=2, bias=True)
+    >>> str(spec)
+    'S5 quadratic ordered equivariant +bias'
+    >>> LayerSpec.parse(str(spec)) == spec
+    True
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from typing import Any
+
+from polyequiv import groups
+from polyequiv.errors import SpecError
+
+INDEXINGS = ("ordered", "full")
+MODES = ("equivariant", "invariant")
+GAUGES = ("none", "symmetric")
+
+_DEGREE_NAMES = {0: "constant", 1: "linear", 2: "quadratic", 3: "cubic", 4: "quartic", 5: "quintic"}
+_GROUP_LETTERS = {"symmetric": "S", "cyclic": "C", "dihedral": "D", "custom": "G"}
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """A polynomial layer and the permutation group it must respect.
+
+    Parameters
+    ----------
+    n : int
+        Number of set elements (inputs), ``n ≥ 1``.
+    degree : int
+        Polynomial degree ``d ≥ 0``.
+    indexing : {"ordered", "full"}
+        One weight per monomial, or one per ordered index tuple.
+    bias : bool
+        Homogenise with ``x_b ≡ 1`` (all monomials of degree ≤ d).
+    mode : {"equivariant", "invariant"}
+        Output in Rⁿ permuted with the input, or a scalar.
+    group : {"symmetric", "cyclic", "dihedral", "custom"}
+        The group acting on the ``n`` elements.
+    transpositions : {"adjacent", "all", "minimal"}
+        Generating set of Sₙ (only for ``group="symmetric"``).  The classes and
+        counts do not depend on it; the list of equations does.
+    generators : tuple of array-form permutations
+        The generators of a ``custom`` group (see :func:`groups.parse_generators`).
+    gauge : {"none", "symmetric"}
+        ``"symmetric"`` (full indexing only) ties ``W^k_t`` to its sorted-index
+        twin, removing the directions that no data can see.
+    """
+
+    n: int
+    degree: int
+    indexing: str = "ordered"
+    bias: bool = False
+    mode: str = "equivariant"
+    group: str = "symmetric"
+    transpositions: str = "adjacent"
+    generators: tuple[tuple[int, ...], ...] = field(default=())
+    gauge: str = "none"
+
+    def __post_init__(self) -> None:
+        _check_int("n", self.n, minimum=1)
+        _check_int("degree", self.degree, minimum=0)
+        _check_choice("indexing", self.indexing, INDEXINGS)
+        _check_choice("mode", self.mode, MODES)
+        _check_choice("group", self.group, groups.GROUP_KINDS)
+        _check_choice("gauge", self.gauge, GAUGES)
+        _check_choice("transpositions", self.transpositions, groups.TRANSPOSITION_SETS)
+        if not isinstance(self.bias, bool):
+            raise SpecError(f"bias must be True or False, got {self.bias!r}")
+        if self.gauge == "symmetric" and self.indexing != "full":
+            raise SpecError(
+                "--gauge symmetric only applies to full indexing: ordered indexing has one weight "
+                "per monomial and no gauge freedom"
+            )
+        if self.group == "custom":
+            if not self.generators:
+                raise SpecError("a custom group needs generators, e.g. '(0 1)(2 3),(0 2 4)'")
+            canonical = tuple(tuple(int(p) for p in g) for g in self.generators)
+            for number, gen in enumerate(canonical, start=1):
+                if sorted(gen) != list(range(self.n)):
+                    raise SpecError(
+                        f"generator {number} {gen} is not a permutation of 0..{self.n - 1}"
+                    )
+            object.__setattr__(self, "generators", canonical)
+        elif self.generators:
+            raise SpecError(f"generators are only given for group='custom', not {self.group!r}")
+        if self.group != "symmetric" and self.transpositions != "adjacent":
+            raise SpecError("the transposition set only applies to the symmetric group")
+
+    # ------------------------------------------------------------------ derived sizes
+    @property
+    def num_inputs(self) -> int:
+        """Number of input variables including the bias input: ``n + bias``."""
+        return self.n + int(self.bias)
+
+    @property
+    def num_outputs(self) -> int:
+        """``n`` outputs when equivariant, one when invariant."""
+        return self.n if self.mode == "equivariant" else 1
+
+    @property
+    def equivariant(self) -> bool:
+        return self.mode == "equivariant"
+
+    @cached_property
+    def group_generators(self) -> tuple[tuple[int, ...], ...]:
+        """The generators, in array form on ``0 .. n-1`` (empty for a trivial group)."""
+        if self.group == "symmetric":
+            gens = groups.symmetric_generators(self.n, self.transpositions)
+        elif self.group == "cyclic":
+            gens = groups.cyclic_generators(self.n)
+        elif self.group == "dihedral":
+            gens = groups.dihedral_generators(self.n)
+        else:
+            gens = [g for g in self.generators if list(g) != list(range(self.n))]
+        return tuple(tuple(g) for g in gens)
+
+    # ------------------------------------------------------------------ names
+    @property
+    def degree_name(self) -> str:
+        return _DEGREE_NAMES.get(self.degree, f"degree-{self.degree}")
+
+    @property
+    def group_label(self) -> str:
+        """``S5``, ``S5/all``, ``C7``, ``D6``, or ``G5[(0 1)(2 3),(0 2 4)]``."""
+        label = f"{_GROUP_LETTERS[self.group]}{self.n}"
+        if self.group == "symmetric" and self.transpositions != "adjacent":
+            label += f"/{self.transpositions}"
+        if self.group == "custom":
+            label += "[" + ",".join(groups.format_cycles(g) for g in self.generators) + "]"
+        return label
+
+    def __str__(self) -> str:
+        parts = [self.group_label, self.degree_name, self.indexing, self.mode]
+        if self.bias:
+            parts.append("+bias")
+        if self.gauge == "symmetric":
+            parts.append("+symmetric-gauge")
+        return " ".join(parts)
+
+    @classmethod
+    def parse(cls, text: str) -> LayerSpec:
+        """Inverse of ``str``: ``LayerSpec.parse("S5 quadratic ordered equivariant +bias")``."""
+        match = re.fullmatch(r"\s*([SCDG])(\d+)(/\w+)?(\[[^\]]*\])?\s+(.*)", text)
+        if not match:
+            raise SpecError(f"cannot parse layer spec {text!r}; expected e.g. 'S5 quadratic ordered equivariant'")
+        letter, n_text, tset, gens_text, rest = match.groups()
+        n = int(n_text)
+        kwargs: dict[str, Any] = {"n": n}
+        kwargs["group"] = {v: k for k, v in _GROUP_LETTERS.items()}[letter]
+        if tset:
+            kwargs["transpositions"] = tset[1:]
+        if gens_text:
+            kwargs["generators"] = tuple(groups.parse_generators(gens_text[1:-1], n))
+        tokens = rest.split()
+        names = {v: k for k, v in _DEGREE_NAMES.items()}
+        if not tokens:
+            raise SpecError(f"layer spec {text!r} names no degree")
+        degree_token = tokens.pop(0)
+        if degree_token in names:
+            kwargs["degree"] = names[degree_token]
+        elif re.fullmatch(r"degree-\d+", degree_token):
+            kwargs["degree"] = int(degree_token.split("-")[1])
+        else:
+            raise SpecError(f"unknown degree {degree_token!r} in layer spec {text!r}")
+        for token in tokens:
+            if token in INDEXINGS:
+                kwargs["indexing"] = token
+            elif token in MODES:
+                kwargs["mode"] = token
+            elif token == "+bias":
+                kwargs["bias"] = True
+            elif token == "+symmetric-gauge":
+                kwargs["gauge"] = "symmetric"
+            else:
+                raise SpecError(f"unknown token {token!r} in layer spec {text!r}")
+        return cls(**kwargs)
+
+    # ------------------------------------------------------------------ JSON
+    def to_dict(self) -> dict[str, Any]:
+        """All fields, JSON-ready, plus the round-tripping string under ``"label"``."""
+        data = asdict(self)
+        data["generators"] = [groups.format_cycles(g) for g in self.generators]
+        data["label"] = str(self)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LayerSpec:
+        """Inverse of :meth:`to_dict`; unknown or missing fields raise :class:`SpecError`."""
+        if not isinstance(data, dict):
+            raise SpecError(f"a layer spec must be a JSON object, got {type(data).__name__}")
+        known = {"n", "degree", "indexing", "bias", "mode", "group", "transpositions", "generators", "gauge"}
+        unknown = set(data) - known - {"label"}
+        if unknown:
+            raise SpecError(f"unknown layer spec fields: {sorted(unknown)}")
+        missing = {"n", "degree"} - set(data)
+        if missing:
+            raise SpecError(f"layer spec is missing fields: {sorted(missing)}")
+        kwargs = {k: v for k, v in data.items() if k in known}
+        n = kwargs["n"]
+        _check_int("n", n, minimum=1)
+        gens = kwargs.get("generators") or []
+        if not isinstance(gens, list | tuple) or not all(isinstance(g, str) for g in gens):
+            raise SpecError("layer spec 'generators' must be a list of cycle-notation strings")
+        kwargs["generators"] = tuple(groups.parse_generators(",".join(gens), n)) if gens else ()
+        spec = cls(**kwargs)
+        if "label" in data and data["label"] != str(spec):
+            raise SpecError(f"layer spec label {data['label']!r} does not match its fields ({spec})")
+        return spec
+
+
+def _check_int(name: str, value: object, *, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SpecError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise SpecError(f"{name} must be ≥ {minimum}, got {value}")
+
+
+def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise SpecError(f"unknown {name} {value!r}; choose one of {', '.join(choices)}")

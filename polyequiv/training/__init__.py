@@ -1,0 +1,1 @@
+"""Training and evaluation on set tasks (see issue 4)."""
