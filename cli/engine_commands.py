@@ -5,14 +5,26 @@ from __future__ import annotations
 from typing import Any
 
 import click
+from polyequiv_cli.options import build_spec, echo_json, library_errors, parse_n_range, spec_options
 
 from polyequiv import render
 from polyequiv.derivation import derive
 from polyequiv.verify import verify
-from polyequiv_cli.options import build_spec, echo_json, library_errors, parse_n_range, spec_options
 
-_COLOURS = ["red", "green", "yellow", "blue", "magenta", "cyan", "bright_red", "bright_green",
-            "bright_yellow", "bright_blue", "bright_magenta", "bright_cyan"]
+_COLOURS = [
+    "red",
+    "green",
+    "yellow",
+    "blue",
+    "magenta",
+    "cyan",
+    "bright_red",
+    "bright_green",
+    "bright_yellow",
+    "bright_blue",
+    "bright_magenta",
+    "bright_cyan",
+]
 
 
 def _colour(label: str, number: int) -> str:
@@ -23,12 +35,24 @@ def _colour(label: str, number: int) -> str:
 @spec_options()
 @click.option("--show-constraints", is_flag=True, help="List every equation (text: all of them, grouped).")
 @click.option("--show-classes", is_flag=True, help="List the classes of tied weights.")
-@click.option("--format", "output_format", type=click.Choice(["text", "json", "latex"]), default="text",
-              show_default=True)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "latex"]),
+    default="text",
+    show_default=True,
+)
 @click.pass_context
 @library_errors
-def derive_command(ctx: click.Context, n: int, show_constraints: bool, show_classes: bool, output_format: str,
-                   engine: str, **spec_flags: Any) -> None:
+def derive_command(
+    ctx: click.Context,
+    n: int,
+    show_constraints: bool,
+    show_classes: bool,
+    output_format: str,
+    engine: str,
+    **spec_flags: Any,
+) -> None:
     """Derive the weight ties that make a polynomial layer equivariant (or invariant).
 
     \b
@@ -40,20 +64,30 @@ def derive_command(ctx: click.Context, n: int, show_constraints: bool, show_clas
     if output_format == "json":
         echo_json(render.json_object(result, show_constraints=show_constraints, show_classes=show_classes))
     elif output_format == "latex":
-        click.echo(render.latex_report(result, limit=None if show_constraints else render.DEFAULT_EQUATION_LIMIT))
+        click.echo(
+            render.latex_report(result, limit=None if show_constraints else render.DEFAULT_EQUATION_LIMIT)
+        )
     else:
-        click.echo(render.text_report(result, show_constraints=show_constraints, show_classes=show_classes,
-                                      style=_colour))
+        click.echo(
+            render.text_report(
+                result, show_constraints=show_constraints, show_classes=show_classes, style=_colour
+            )
+        )
 
 
 @click.command("count")
-@click.option("--n", "-n", "n_range", required=True, metavar="RANGE",
-              help="Sizes to count: 1-8, 3,5,10 or 2-20:2.")
+@click.option(
+    "--n", "-n", "n_range", required=True, metavar="RANGE", help="Sizes to count: 1-8, 3,5,10 or 2-20:2."
+)
 @spec_options(with_n=False)
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 @click.pass_context
 @library_errors
-def count_command(ctx: click.Context, n_range: str, output_format: str, engine: str, **spec_flags: Any) -> None:
+def count_command(
+    ctx: click.Context, n_range: str, output_format: str, engine: str, **spec_flags: Any
+) -> None:
     """Count distinct weights, free parameters and function dimension over a range of n.
 
     \b
@@ -66,23 +100,41 @@ def count_command(ctx: click.Context, n_range: str, output_format: str, engine: 
         echo_json([render.json_object(r, show_constraints=False, show_classes=False) for r in results])
     else:
         spec = results[0].spec
-        click.echo(f"{spec.degree_name} {spec.indexing} {spec.mode}" + (" +bias" if spec.bias else "")
-                   + (" +symmetric-gauge" if spec.gauge == "symmetric" else "")
-                   + f", group {spec.group_label.rstrip('0123456789')}n")
+        click.echo(
+            f"{spec.degree_name} {spec.indexing} {spec.mode}"
+            + (" +bias" if spec.bias else "")
+            + (" +symmetric-gauge" if spec.gauge == "symmetric" else "")
+            + f", group {spec.group_label.rstrip('0123456789')}n"
+        )
         click.echo(render.count_table(results))
 
 
 @click.command("verify")
 @spec_options()
-@click.option("--elements", type=click.IntRange(min=1), default=20, show_default=True,
-              help="Random elements of the whole group to check (besides the generators).")
+@click.option(
+    "--elements",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Random elements of the whole group to check (besides the generators).",
+)
 @click.option("--inputs", type=click.IntRange(min=1), default=8, show_default=True, help="Random inputs x.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 @click.pass_context
 @library_errors
-def verify_command(ctx: click.Context, n: int, elements: int, inputs: int, seed: int, output_format: str,
-                   engine: str, **spec_flags: Any) -> None:
+def verify_command(
+    ctx: click.Context,
+    n: int,
+    elements: int,
+    inputs: int,
+    seed: int,
+    output_format: str,
+    engine: str,
+    **spec_flags: Any,
+) -> None:
     """Check a derivation numerically on random elements of the whole group; exit 1 on failure.
 
     \b

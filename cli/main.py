@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import click
+from polyequiv_cli.engine_commands import count_command, derive_command, verify_command
 
 from polyequiv import __version__
-from polyequiv_cli.engine_commands import count_command, derive_command, verify_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

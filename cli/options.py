@@ -25,32 +25,84 @@ def spec_options(*, with_n: bool = True, with_engine: bool = True) -> Callable:
 
     def decorate(command: Callable) -> Callable:
         options = [
-            click.option("--degree", "-d", type=click.IntRange(min=0), default=2, show_default=True,
-                         help="Polynomial degree (1 linear, 2 quadratic, 3 cubic, ...)."),
-            click.option("--indexing", type=click.Choice(["ordered", "full"]), default="ordered", show_default=True,
-                         help="One weight per monomial (i ≤ j), or per ordered index tuple (redundant)."),
-            click.option("--bias/--no-bias", default=False, show_default=True,
-                         help="Homogenise with x_b ≡ 1: all monomials of degree ≤ d."),
-            click.option("--mode", type=click.Choice(["equivariant", "invariant"]), default="equivariant",
-                         show_default=True, help="Output permuted with the input, or a scalar."),
-            click.option("--group", type=click.Choice(["symmetric", "cyclic", "dihedral"]), default="symmetric",
-                         show_default=True, help="Symmetry group acting on the n elements."),
-            click.option("--generators", default=None, metavar="CYCLES",
-                         help="Custom group from generators in cycle notation, e.g. '(0 1)(2 3),(0 2 4)'."),
-            click.option("--transpositions", type=click.Choice(list(groups.TRANSPOSITION_SETS)),
-                         default="adjacent", show_default=True,
-                         help="Generating set of Sₙ: (i i+1), all (i j) as in the seed, or {(0 1), (0 … n−1)}."),
-            click.option("--gauge", type=click.Choice(["none", "symmetric"]), default="none", show_default=True,
-                         help="Full indexing only: tie W^k_t to its sorted-index twin."),
+            click.option(
+                "--degree",
+                "-d",
+                type=click.IntRange(min=0),
+                default=2,
+                show_default=True,
+                help="Polynomial degree (1 linear, 2 quadratic, 3 cubic, ...).",
+            ),
+            click.option(
+                "--indexing",
+                type=click.Choice(["ordered", "full"]),
+                default="ordered",
+                show_default=True,
+                help="One weight per monomial (i ≤ j), or per ordered index tuple (redundant).",
+            ),
+            click.option(
+                "--bias/--no-bias",
+                default=False,
+                show_default=True,
+                help="Homogenise with x_b ≡ 1: all monomials of degree ≤ d.",
+            ),
+            click.option(
+                "--mode",
+                type=click.Choice(["equivariant", "invariant"]),
+                default="equivariant",
+                show_default=True,
+                help="Output permuted with the input, or a scalar.",
+            ),
+            click.option(
+                "--group",
+                type=click.Choice(["symmetric", "cyclic", "dihedral"]),
+                default="symmetric",
+                show_default=True,
+                help="Symmetry group acting on the n elements.",
+            ),
+            click.option(
+                "--generators",
+                default=None,
+                metavar="CYCLES",
+                help="Custom group from generators in cycle notation, e.g. '(0 1)(2 3),(0 2 4)'.",
+            ),
+            click.option(
+                "--transpositions",
+                type=click.Choice(list(groups.TRANSPOSITION_SETS)),
+                default="adjacent",
+                show_default=True,
+                help="Generating set of Sₙ: (i i+1), all (i j) as in the seed, or {(0 1), (0 … n−1)}.",
+            ),
+            click.option(
+                "--gauge",
+                type=click.Choice(["none", "symmetric"]),
+                default="none",
+                show_default=True,
+                help="Full indexing only: tie W^k_t to its sorted-index twin.",
+            ),
         ]
         if with_engine:
             options.append(
-                click.option("--engine", type=click.Choice(["auto", "symbolic", "sparse"]), default="auto",
-                             show_default=True, help="sympy expansion, or index arithmetic for large n.")
+                click.option(
+                    "--engine",
+                    type=click.Choice(["auto", "symbolic", "sparse"]),
+                    default="auto",
+                    show_default=True,
+                    help="sympy expansion, or index arithmetic for large n.",
+                )
             )
         if with_n:
-            options.insert(0, click.option("-n", "--n", "n", type=click.IntRange(min=1), required=True,
-                                           help="Number of set elements."))
+            options.insert(
+                0,
+                click.option(
+                    "-n",
+                    "--n",
+                    "n",
+                    type=click.IntRange(min=1),
+                    required=True,
+                    help="Number of set elements.",
+                ),
+            )
         for option in reversed(options):
             command = option(command)
         return command
@@ -64,7 +116,9 @@ def build_spec(ctx: click.Context, n: int, params: dict[str, Any]) -> LayerSpec:
     generators: tuple[tuple[int, ...], ...] = ()
     if params.get("generators") is not None:
         if ctx.get_parameter_source("group") == click.core.ParameterSource.COMMANDLINE:
-            raise click.BadParameter("give either --group or --generators, not both", param_hint="'--generators'")
+            raise click.BadParameter(
+                "give either --group or --generators, not both", param_hint="'--generators'"
+            )
         try:
             generators = tuple(groups.parse_generators(params["generators"], n))
         except SpecError as error:

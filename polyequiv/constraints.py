@@ -156,9 +156,7 @@ def system_from_forms(
 ) -> ConstraintSystem:
     """Split canonical forms into equalities and additive rows, sorted and unique."""
     unique = set(forms)
-    equalities = sorted(
-        (f[0][0], f[1][0]) for f in unique if len(f) == 2 and f[0][1] == 1 and f[1][1] == -1
-    )
+    equalities = sorted((f[0][0], f[1][0]) for f in unique if len(f) == 2 and f[0][1] == 1 and f[1][1] == -1)
     additive = sorted(f for f in unique if not (len(f) == 2 and f[0][1] == 1 and f[1][1] == -1))
     indptr = np.zeros(len(additive) + 1, dtype=np.int64)
     indptr[1:] = np.cumsum([len(f) for f in additive]) if additive else []

@@ -184,7 +184,9 @@ def _slot_rows(graph: ConstraintGraph) -> list[dict[int, int]]:
     for lo, hi in zip(boundaries[:-1][sizes > 1].tolist(), boundaries[1:][sizes > 1].tolist(), strict=True):
         values = counts[lo:hi].tolist()
         divisor = math.gcd(*values)
-        rows[tuple((int(c), v // divisor) for c, v in zip(class_ids[lo:hi].tolist(), values, strict=True))] = None
+        rows[
+            tuple((int(c), v // divisor) for c, v in zip(class_ids[lo:hi].tolist(), values, strict=True))
+        ] = None
     return [dict(row) for row in rows]
 
 

@@ -13,7 +13,7 @@ class SizeLimitError(ValueError):
     Attributes
     ----------
     estimate : int
-        The estimated quantity (number of weights, slot images, ...).
+        The estimated quantity (number of weights, moved slots, ...).
     limit : int
         The limit it exceeds.
     """

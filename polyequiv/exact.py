@@ -47,9 +47,8 @@ def exact_nullspace(rows: Sequence[SparseRow], num_columns: int) -> list[dict[in
         return [{c: Fraction(1)} for c in range(num_columns)]
     rref, pivots = _matrix(rows, num_columns).rref()
     pivot_rows = {}
-    for r, row in rref.to_sparse().rep.items():
-        lead = min(row)
-        pivot_rows[lead] = row
+    for row in rref.to_sparse().rep.values():
+        pivot_rows[min(row)] = row
     pivot_set = set(pivots)
     basis = []
     for free in range(num_columns):

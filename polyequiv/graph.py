@@ -90,7 +90,8 @@ class ConstraintGraph:
         return np.bincount(self.class_of_weight, minlength=self.num_classes)
 
     def as_networkx(self) -> nx.Graph:
-        """Weights as nodes (attribute ``name``), equalities, gauge ties and merges as edges (attribute ``kind``)."""
+        """Weights as nodes (attribute ``name``); equalities, gauge ties and merges as edges
+        (attribute ``kind``)."""
         index = self.system.index
         graph = nx.Graph()
         graph.add_nodes_from((w, {"name": index.weight_name(w)}) for w in range(self.num_weights))
@@ -141,7 +142,7 @@ def _relabel(labels: np.ndarray, class_pairs: np.ndarray) -> np.ndarray:
 
 
 def renumber_by_first_appearance(labels: np.ndarray) -> np.ndarray:
-    """Renumber labels 0, 1, … in order of first appearance (so a class's number follows its smallest member)."""
+    """Renumber labels 0, 1, … in order of first appearance (a class's number follows its smallest member)."""
     _, first_seen, inverse = np.unique(labels, return_index=True, return_inverse=True)
     order = np.argsort(first_seen)
     renumber = np.empty_like(order)

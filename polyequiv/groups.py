@@ -104,7 +104,20 @@ def parse_generators(text: str, n: int) -> list[ArrayPerm]:
     gens: list[ArrayPerm] = []
     for number, chunk in enumerate(chunks, start=1):
         gens.append(_parse_one_generator(chunk, n, number))
-    return _dedupe(gens, keep_identity=True)
+    return canonical_generators(gens)
+
+
+def canonical_generators(perms: Sequence[Sequence[int]]) -> list[ArrayPerm]:
+    """Drop repeats and identities, keeping order; a lone identity stays (the trivial group).
+
+    >>> canonical_generators([(1, 0), (0, 1), (1, 0)])
+    [(1, 0)]
+    >>> canonical_generators([(0, 1), (0, 1)])
+    [(0, 1)]
+    """
+    perms = [tuple(int(p) for p in perm) for perm in perms]
+    moving = _dedupe(perms)
+    return moving if moving or not perms else [perms[0]]
 
 
 def format_cycles(perm: Sequence[int]) -> str:
@@ -177,11 +190,11 @@ def _is_identity(perm: Sequence[int]) -> bool:
     return all(p == i for i, p in enumerate(perm))
 
 
-def _dedupe(perms: list[ArrayPerm], keep_identity: bool = False) -> list[ArrayPerm]:
+def _dedupe(perms: list[ArrayPerm]) -> list[ArrayPerm]:
     seen: set[ArrayPerm] = set()
     out = []
     for perm in perms:
-        if perm not in seen and (keep_identity or not _is_identity(perm)):
+        if perm not in seen and not _is_identity(perm):
             seen.add(perm)
             out.append(perm)
     return out
@@ -212,9 +225,7 @@ _CYCLE = re.compile(r"\(([^()]*)\)")
 
 def _parse_one_generator(chunk: str, n: int, number: int) -> ArrayPerm:
     if not chunk or _CYCLE.sub("", chunk).strip():
-        raise SpecError(
-            f"generator {number} {chunk!r} is not in cycle notation; write e.g. '(0 1)(2 3)'"
-        )
+        raise SpecError(f"generator {number} {chunk!r} is not in cycle notation; write e.g. '(0 1)(2 3)'")
     perm = list(range(n))
     used: set[int] = set()
     for body in _CYCLE.findall(chunk):
@@ -225,9 +236,7 @@ def _parse_one_generator(chunk: str, n: int, number: int) -> ArrayPerm:
                 raise SpecError(f"generator {number} {chunk!r}: {token!r} is not a point number")
             point = int(token)
             if point >= n:
-                raise SpecError(
-                    f"generator {number} {chunk!r}: point {point} is not in 0..{n - 1} (n = {n})"
-                )
+                raise SpecError(f"generator {number} {chunk!r}: point {point} is not in 0..{n - 1} (n = {n})")
             if point in used:
                 raise SpecError(
                     f"generator {number} {chunk!r}: point {point} appears twice; "

@@ -30,7 +30,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from fractions import Fraction
-from functools import lru_cache
+from functools import cache
 
 from polyequiv import groups
 from polyequiv.spec import LayerSpec
@@ -41,7 +41,7 @@ MAX_ENUMERATED_ORDER = 200_000
 MAX_SYMMETRIC_N = 40
 
 
-@lru_cache(maxsize=None)
+@cache
 def partitions_at_most(total: int, parts: int) -> int:
     """Number of partitions of ``total`` into at most ``parts`` parts, ``p_{≤ parts}(total)``.
 
@@ -116,7 +116,9 @@ def _cycle_type_distribution(spec: LayerSpec) -> Iterator[tuple[tuple[int, ...],
     group = groups.permutation_group(n, spec.group_generators)
     order = int(group.order())
     if order > MAX_ENUMERATED_ORDER:
-        raise ValueError(f"group of order {order:,} is too large to enumerate (limit {MAX_ENUMERATED_ORDER:,})")
+        raise ValueError(
+            f"group of order {order:,} is too large to enumerate (limit {MAX_ENUMERATED_ORDER:,})"
+        )
     types = Counter(tuple(sorted(_cycle_lengths(g.array_form), reverse=True)) for g in group.generate())
     for cycle_type, count in types.items():
         yield cycle_type, Fraction(count, order)

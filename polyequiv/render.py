@@ -42,7 +42,10 @@ def counts_lines(result: Derivation) -> list[str]:
     share = 100.0 * s["distinct_weights"] / total if total else 0.0
     rows = [
         ("layer", str(result.spec)),
-        ("group", f"{result.spec.group_label}, order {s['group_order']:,}, {len(s['generators'])} generators"),
+        (
+            "group",
+            f"{result.spec.group_label}, order {s['group_order']:,}, {len(s['generators'])} generators",
+        ),
         ("weights", f"{total:,}"),
         ("equalities", f"{s['equality_constraints']:,}"),
         ("additive constraints", f"{s['additive_constraints']:,}"),
@@ -54,7 +57,10 @@ def counts_lines(result: Derivation) -> list[str]:
     rows += [
         ("distinct weights", f"{s['distinct_weights']:,} ({share:.3g}% of the weights)"),
         ("free parameters", f"{s['free_parameters']:,}"),
-        ("function dim", f"{s['function_dim']:,}" + (f" (+{s['gauge_dim']:,} gauge)" if s["gauge_dim"] else "")),
+        (
+            "function dim",
+            f"{s['function_dim']:,}" + (f" (+{s['gauge_dim']:,} gauge)" if s["gauge_dim"] else ""),
+        ),
         ("engine", f"{s['engine']} ({s['seconds']:.3f} s)"),
     ]
     width = max(len(name) for name, _ in rows)
@@ -102,7 +108,9 @@ def picture_lines(result: Derivation, style: Callable[[str, int], str] | None = 
     """The tied weight tensor as blocks of class letters (``style(label, class)`` may colour them)."""
     index, spec = result.index, result.spec
     if result.num_weights > MAX_PICTURE_WEIGHTS:
-        return [f"(picture omitted: {result.num_weights:,} weights; it is drawn up to {MAX_PICTURE_WEIGHTS:,})"]
+        return [
+            f"(picture omitted: {result.num_weights:,} weights; it is drawn up to {MAX_PICTURE_WEIGHTS:,})"
+        ]
     classes = result.graph.class_of_weight.tolist()
     labels = [class_label(c) for c in range(result.distinct_weights)]
     tuple_id = {tuple(row): i for i, row in enumerate(index.tuples.tolist())}

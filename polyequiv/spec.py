@@ -99,13 +99,12 @@ class LayerSpec:
         if self.group == "custom":
             if not self.generators:
                 raise SpecError("a custom group needs generators, e.g. '(0 1)(2 3),(0 2 4)'")
-            canonical = tuple(tuple(int(p) for p in g) for g in self.generators)
-            for number, gen in enumerate(canonical, start=1):
+            for number, gen in enumerate(self.generators, start=1):
                 if sorted(gen) != list(range(self.n)):
                     raise SpecError(
-                        f"generator {number} {gen} is not a permutation of 0..{self.n - 1}"
+                        f"generator {number} {tuple(gen)} is not a permutation of 0..{self.n - 1}"
                     )
-            object.__setattr__(self, "generators", canonical)
+            object.__setattr__(self, "generators", tuple(groups.canonical_generators(self.generators)))
         elif self.generators:
             raise SpecError(f"generators are only given for group='custom', not {self.group!r}")
         if self.group != "symmetric" and self.transpositions != "adjacent":
@@ -167,7 +166,9 @@ class LayerSpec:
         """Inverse of ``str``: ``LayerSpec.parse("S5 quadratic ordered equivariant +bias")``."""
         match = re.fullmatch(r"\s*([SCDG])(\d+)(/\w+)?(\[[^\]]*\])?\s+(.*)", text)
         if not match:
-            raise SpecError(f"cannot parse layer spec {text!r}; expected e.g. 'S5 quadratic ordered equivariant'")
+            raise SpecError(
+                f"cannot parse layer spec {text!r}; expected e.g. 'S5 quadratic ordered equivariant'"
+            )
         letter, n_text, tset, gens_text, rest = match.groups()
         n = int(n_text)
         kwargs: dict[str, Any] = {"n": n}

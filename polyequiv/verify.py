@@ -24,7 +24,12 @@ from polyequiv.derivation import Derivation
 from polyequiv.engines.sparse import slot_pairs
 from polyequiv.graph import component_labels
 from polyequiv.indexing import WeightIndex
-from polyequiv.orbits import MAX_ENUMERATED_ORDER, MAX_SYMMETRIC_N, burnside_orbit_count, symmetric_closed_form
+from polyequiv.orbits import (
+    MAX_ENUMERATED_ORDER,
+    MAX_SYMMETRIC_N,
+    burnside_orbit_count,
+    symmetric_closed_form,
+)
 
 #: Relative residual below which a layer counts as equivariant in float64.
 TOLERANCE = 1e-9
@@ -99,8 +104,8 @@ class VerificationReport:
     def lines(self) -> list[str]:
         lines = [
             f"layer                {self.spec}",
-            f"group elements       {self.elements_checked} random elements of a group of order {self.group_order:,}"
-            f" (+ generators), {self.inputs_checked} random inputs",
+            f"group elements       {self.elements_checked} random elements of a group of order "
+            f"{self.group_order:,} (+ generators), {self.inputs_checked} random inputs",
             f"equivariance error   {self.max_residual:.2e} (tolerance {TOLERANCE:.0e})",
         ]
         if self.perturbed_weight is None:
@@ -114,9 +119,12 @@ class VerificationReport:
             lines.append(f"independent count    skipped ({self.count_method})")
         else:
             lines.append(
-                f"independent count    {self.independent_count} by {self.count_method}, derived {self.derived_count}"
+                f"independent count    {self.independent_count} by {self.count_method}, "
+                f"derived {self.derived_count}"
             )
-        lines.append("result               " + ("PASS" if self.passed else "FAIL: " + "; ".join(self.problems)))
+        lines.append(
+            "result               " + ("PASS" if self.passed else "FAIL: " + "; ".join(self.problems))
+        )
         return lines
 
 

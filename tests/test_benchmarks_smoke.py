@@ -1,0 +1,24 @@
+"""The benchmark scripts still run (tiny cases); their timings are measured there, never asserted here."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_engine_benchmark_quick_mode_runs_and_reports_json() -> None:
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_engine.py"), "--quick", "--repeats", "1"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    document = json.loads(completed.stdout.split("\n\n")[0])
+    rows = [row for series in document["series"].values() for row in series]
+    assert rows and all(row["distinct_weights"] == 4 for row in rows)
+    assert "time grows like n^" in completed.stdout
