@@ -212,7 +212,7 @@ def count_table(results: list[Derivation]) -> str:
                 str(r.spec.n),
                 f"{r.distinct_weights:,}",
                 f"{r.num_weights:,}",
-                f"{pct:.3g}",
+                f"{pct:.1f}",
                 f"{r.free_parameters:,}",
                 f"{r.function_dim:,}",
                 f"{r.seconds:.3f}",
