@@ -178,8 +178,8 @@ def symmetric_gauge_ties(index: WeightIndex) -> np.ndarray:
     if index.spec.gauge != "symmetric":
         return np.zeros((0, 2), dtype=np.int64)
     tuples = index.tuples
-    sorted_codes = index._codes(np.sort(tuples, axis=1))
-    own_codes = index._codes(tuples)
+    sorted_codes = index.tuple_codes(np.sort(tuples, axis=1))
+    own_codes = index.tuple_codes(tuples)
     unsorted = np.nonzero(sorted_codes != own_codes)[0]
     # with full indexing a tuple's id is its code, so the sorted twin's id is its code
     twins = sorted_codes[unsorted]

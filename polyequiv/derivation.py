@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
 from typing import Any
@@ -59,7 +59,6 @@ class Derivation:
     additive_rank: int
     engine: str
     seconds: float
-    _extras: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def index(self) -> WeightIndex:
@@ -136,6 +135,7 @@ def derive(spec: LayerSpec, engine: str = "auto") -> Derivation:
     started = time.perf_counter()
     engine = limits.choose_engine(spec, engine)
     limits.check_sparse(spec)
+    limits.check_exact(limits.estimate_exact_nonzeros(spec), f"{spec} (estimated)")
     if engine == "symbolic":
         limits.check_symbolic(spec)
     index = WeightIndex(spec)

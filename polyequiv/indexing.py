@@ -82,9 +82,9 @@ class WeightIndex:
     # ------------------------------------------------------------------ ranking
     @cached_property
     def _monomial_codes(self) -> np.ndarray:
-        return self._codes(self.monomials)
+        return self.tuple_codes(self.monomials)
 
-    def _codes(self, rows: np.ndarray) -> np.ndarray:
+    def tuple_codes(self, rows: np.ndarray) -> np.ndarray:
         """Base-N integer code of each row; increasing in lexicographic order."""
         code = np.zeros(rows.shape[0], dtype=np.int64)
         for column in range(rows.shape[1]):
@@ -93,7 +93,7 @@ class WeightIndex:
 
     def monomial_rank(self, sorted_rows: np.ndarray) -> np.ndarray:
         """Rank (row number in :attr:`monomials`) of each sorted index tuple."""
-        return np.searchsorted(self._monomial_codes, self._codes(sorted_rows))
+        return np.searchsorted(self._monomial_codes, self.tuple_codes(sorted_rows))
 
     @cached_property
     def tuple_slot(self) -> np.ndarray:

@@ -133,6 +133,16 @@ def check_symbolic(spec: LayerSpec) -> None:
         )
 
 
+def estimate_exact_nonzeros(spec: LayerSpec) -> int:
+    """Nonzeros the exact elimination will see: zero unless full indexing without the gauge, where
+    each additive row spans two slots of ``N^d / M`` weights on average (and each slot one row)."""
+    if spec.indexing != "full" or spec.gauge == "symmetric":
+        return 0
+    weights_per_slot = num_tuples(spec) / num_monomials(spec)
+    rows = estimate_slot_images(spec) / 2 + spec.num_outputs * num_monomials(spec)
+    return int(rows * 2 * weights_per_slot)
+
+
 def check_exact(nonzeros: int, what: str) -> None:
     """Refuse exact elimination on a system with too many nonzeros."""
     if nonzeros > MAX_EXACT_NONZEROS:

@@ -184,3 +184,20 @@ def test_additive_constraints_merge_classes_when_they_reduce_to_equalities() -> 
 
 def test_group_order_of_big_symmetric_group_is_exact() -> None:
     assert derive(LayerSpec(n=30, degree=1)).group_order == math.factorial(30)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("transpositions", ["adjacent", "minimal"])
+def test_s200_quadratic_and_s30_cubic_by_the_sparse_engine(transpositions: str) -> None:
+    assert counts(n=200, degree=2, transpositions=transpositions) == (4, 4, 4)
+    assert counts(n=30, degree=3, bias=True, transpositions=transpositions) == (
+        symmetric_closed_form(30, 3, bias=True),
+    ) * 3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("n", range(2, 9))
+def test_full_cubic_function_dim_matches_ordered(n: int) -> None:
+    full = derive(LayerSpec(n=n, degree=3, indexing="full"))
+    assert full.function_dim == derive(LayerSpec(n=n, degree=3)).free_parameters
+    assert full.free_parameters == full.function_dim + full.index.num_weights - full.index.num_slots

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from strategies import small_specs
 
 from polyequiv.engines.sparse import derive_sparse
@@ -63,3 +63,11 @@ def test_every_equation_is_trivial_for_the_trivial_group() -> None:
     spec = LayerSpec(n=3, degree=2, group="custom", generators=((0, 1, 2),))
     symbolic, sparse = _both(spec)
     assert symbolic.canonical_forms() == sparse.canonical_forms() == set()
+
+
+@pytest.mark.slow
+@settings(max_examples=400)
+@given(small_specs(max_n=6, max_degree=3))
+def test_engines_agree_thoroughly(spec: LayerSpec) -> None:
+    symbolic, sparse = _both(spec)
+    assert symbolic.canonical_forms() == sparse.canonical_forms()
