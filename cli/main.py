@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from polyequiv_cli.engine_commands import count_command, derive_command, verify_command
+from polyequiv_cli.scheme_commands import compile_command
 
 from polyequiv import __version__
 
@@ -17,7 +18,12 @@ def cli() -> None:
     """
 
 
-for command in (derive_command, count_command, verify_command):
+for command in (
+    derive_command,
+    count_command,
+    verify_command,
+    compile_command,
+):
     cli.add_command(command)
 
 

@@ -10,6 +10,7 @@ f(σ·x) = σ·f(x) and invariant when f(σ·x) = f(x).
 
 from polyequiv.derivation import Derivation, derive
 from polyequiv.errors import SchemeFileError, SizeLimitError, SpecError
+from polyequiv.scheme import TyingScheme, load_scheme
 from polyequiv.spec import LayerSpec
 from polyequiv.verify import verify
 
@@ -21,7 +22,9 @@ __all__ = [
     "SchemeFileError",
     "SizeLimitError",
     "SpecError",
+    "TyingScheme",
     "__version__",
     "derive",
+    "load_scheme",
     "verify",
 ]

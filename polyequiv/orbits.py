@@ -102,6 +102,28 @@ def burnside_orbit_count(spec: LayerSpec) -> int:
     return int(total)
 
 
+def channel_orbit_count(spec: LayerSpec, in_channels: int, out_channels: int) -> int:
+    """Free parameters of the layer with channels, by Burnside on the expanded variables.
+
+    The group permutes elements, not channels, so an element cycle of length ``L``
+    becomes ``in_channels`` cycles of length ``L`` on the variables ``x_{i,c}``; the
+    bias is one fixed variable; each fixed output gives ``out_channels`` fixed outputs.
+
+    >>> channel_orbit_count(LayerSpec(n=5, degree=2), 3, 1)   # 6 + 9 + 6 + 6
+    27
+    """
+    total = Fraction(0)
+    for cycle_lengths, weight in _cycle_type_distribution(spec):
+        fixed_points = sum(1 for length in cycle_lengths if length == 1)
+        variables = [length for length in cycle_lengths for _ in range(in_channels)]
+        variables += [1] if spec.bias else []
+        out = (fixed_points if spec.equivariant else 1) * out_channels
+        total += weight * out * fixed_monomials(variables, spec.degree)
+    if total.denominator != 1:
+        raise ArithmeticError(f"Burnside sum {total} is not an integer for {spec}")
+    return int(total)
+
+
 def _cycle_type_distribution(spec: LayerSpec) -> Iterator[tuple[tuple[int, ...], Fraction]]:
     """``(cycle lengths, probability)`` of a uniformly random group element."""
     n = spec.n

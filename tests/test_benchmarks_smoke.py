@@ -22,3 +22,18 @@ def test_engine_benchmark_quick_mode_runs_and_reports_json() -> None:
     rows = [row for series in document["series"].values() for row in series]
     assert rows and all(row["distinct_weights"] == 4 for row in rows)
     assert "time grows like n^" in completed.stdout
+
+
+def test_layer_benchmark_quick_mode_runs_and_reports_json() -> None:
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_layers.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    document = json.loads(completed.stdout.split("\n\n")[0])
+    layers = {row["layer"]: row for row in document["cases"]}
+    assert set(layers) == {"dense", "set", "deepsets"}
+    assert layers["dense"]["parameters"] == layers["set"]["parameters"]  # the same tied layer
+    assert all(row["seconds"] > 0 for row in layers.values())

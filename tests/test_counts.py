@@ -190,9 +190,10 @@ def test_group_order_of_big_symmetric_group_is_exact() -> None:
 @pytest.mark.parametrize("transpositions", ["adjacent", "minimal"])
 def test_s200_quadratic_and_s30_cubic_by_the_sparse_engine(transpositions: str) -> None:
     assert counts(n=200, degree=2, transpositions=transpositions) == (4, 4, 4)
-    assert counts(n=30, degree=3, bias=True, transpositions=transpositions) == (
-        symmetric_closed_form(30, 3, bias=True),
-    ) * 3
+    assert (
+        counts(n=30, degree=3, bias=True, transpositions=transpositions)
+        == (symmetric_closed_form(30, 3, bias=True),) * 3
+    )
 
 
 @pytest.mark.slow

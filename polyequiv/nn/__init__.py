@@ -1,1 +1,21 @@
-"""Torch modules built from derived constraints (see issue 3)."""
+"""Torch modules built from derived constraints.
+
+* :class:`TiedPolynomialLayer` — any group, materialised tied weights (one parameter per
+  class and channel-block entry, or the exact basis for full indexing).
+* :class:`SetPolyLayer` — the symmetric group, size-agnostic, through power sums.
+* :class:`InvariantPolyReadout` — the invariant read-out (sum/mean pooling at degree 1,
+  the 2-weight invariant quadratic at degree 2).
+* :func:`project`, :func:`equivariance_residual` — the distance of any dense weight from
+  the tied subspace.
+
+    >>> import torch
+    >>> from polyequiv.nn import SetPolyLayer, InvariantPolyReadout
+    >>> layer, readout = SetPolyLayer(2, 1, 8), InvariantPolyReadout(1, 8, 1)
+    >>> readout(torch.tanh(layer(torch.randn(4, 10, 1)))).shape
+    torch.Size([4, 1])
+"""
+
+from polyequiv.nn.set_layers import InvariantPolyReadout, SetPolyLayer
+from polyequiv.nn.tied import TiedPolynomialLayer, equivariance_residual, project
+
+__all__ = ["InvariantPolyReadout", "SetPolyLayer", "TiedPolynomialLayer", "equivariance_residual", "project"]

@@ -1,0 +1,42 @@
+"""`polyequiv compile`: write a derived layer's tying scheme to a validated JSON file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+from polyequiv_cli.options import build_spec, library_errors, spec_options
+
+from polyequiv.derivation import derive
+from polyequiv.scheme import TyingScheme
+
+
+@click.command("compile")
+@spec_options()
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Where to write the scheme (JSON, written atomically).",
+)
+@click.pass_context
+@library_errors
+def compile_command(ctx: click.Context, n: int, output: Path, engine: str, **spec_flags: Any) -> None:
+    """Derive a layer and write its tying scheme (classes + exact basis) for torch.
+
+    \b
+    Example: polyequiv compile -n 6 --degree 2 -o s.json
+    then in Python: TiedPolynomialLayer(load_scheme("s.json")).
+    """
+    spec = build_spec(ctx, n, spec_flags)
+    scheme = TyingScheme.from_derivation(derive(spec, engine=engine))
+    if output.exists() and output.is_dir():
+        raise click.BadParameter(f"{output} is a folder", param_hint="'--output'")
+    scheme.save(output)
+    click.echo(
+        f"wrote {output}: {spec}, {scheme.num_weights:,} weights, {scheme.num_classes:,} classes, "
+        f"{scheme.num_free:,} free parameters, function dim {scheme.function_dim:,}"
+    )

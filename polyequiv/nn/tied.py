@@ -1,0 +1,274 @@
+"""`TiedPolynomialLayer`: a derived layer as a torch module with materialised, tied weights.
+
+Two parametrisations, both exact:
+
+* **channel blocks** (ordered indexing, any channels): one parameter vector
+  ``weight``; the dense tensor ``V`` of shape ``(outputs, M, c_out, c_in, …, c_in)``
+  (``d`` channel axes; a bias factor only uses channel 0) is the gather
+  ``V = weight[index]`` built from :class:`polyequiv.channels.ChannelStructure`.
+  Equal entries share one parameter, so autograd adds up their gradients: the
+  gradient reaching a parameter is the sum of the gradients of its copies
+  (the seed's §2.8 "constrained backprop").  With ``c_in = c_out = 1`` there is
+  one parameter per class: exactly ``free_parameters``.
+* **exact basis** (full indexing, one channel): ``weights = B_w θ`` with
+  ``B_w = B[class_of_weight]`` the exact basis of the scheme, so additive
+  constraints (``a^h_hk + a^h_kh = a^k_hk + a^k_kh``) hold after any optimiser
+  step by construction; the gradient is ``B_wᵀ ∂L/∂W``.
+
+Full indexing with several channels is refused: with channels the
+antisymmetric part of a full-indexed weight is no longer invisible to data,
+and ordered indexing spans the same functions.
+
+Forward: ``x`` of shape ``(batch, n, c_in)`` → ``(batch, n, c_out)``, or
+``(batch, c_out)`` when invariant.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from polyequiv.channels import ChannelStructure
+from polyequiv.errors import SizeLimitError
+from polyequiv.scheme import TyingScheme
+from polyequiv.spec import LayerSpec
+
+#: Dense entries a materialised layer may hold (float32: 4 bytes each, plus an int64 index).
+MAX_DENSE_ENTRIES = 60_000_000
+
+
+class TiedPolynomialLayer(nn.Module):
+    """Dense equivariant (or invariant) polynomial layer with tied weights.
+
+    Parameters
+    ----------
+    spec : LayerSpec or TyingScheme
+        The layer; a scheme (e.g. from :func:`polyequiv.load_scheme`) fixes its classes.
+    in_channels, out_channels : int
+    dtype, device : optional torch dtype and device of the parameters.
+
+    Examples
+    --------
+    >>> layer = TiedPolynomialLayer(LayerSpec(n=5, degree=2))
+    >>> sum(p.numel() for p in layer.parameters())
+    4
+    >>> layer(torch.randn(3, 5, 1)).shape
+    torch.Size([3, 5, 1])
+    """
+
+    def __init__(
+        self,
+        spec: LayerSpec | TyingScheme,
+        in_channels: int = 1,
+        out_channels: int = 1,
+        *,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+    ) -> None:
+        super().__init__()
+        scheme = spec if isinstance(spec, TyingScheme) else None
+        spec = scheme.spec if scheme is not None else spec
+        if in_channels < 1 or out_channels < 1:
+            raise ValueError(
+                f"channels must be ≥ 1, got in_channels={in_channels}, out_channels={out_channels}"
+            )
+        self.spec, self.in_channels, self.out_channels = spec, in_channels, out_channels
+        factory = {"dtype": dtype, "device": device}
+        if spec.indexing == "full":
+            if (in_channels, out_channels) != (1, 1):
+                raise ValueError(
+                    "full indexing takes one channel: with channels the antisymmetric part "
+                    "W^k_ij − W^k_ji is no longer a gauge direction; use indexing='ordered' "
+                    "(the same functions) for channels"
+                )
+            self._build_basis(scheme or TyingScheme.from_spec(spec), factory)
+        else:
+            self._build_channels(scheme, factory)
+        self.reset_parameters()
+
+    @classmethod
+    def from_spec(
+        cls, spec: LayerSpec, in_channels: int = 1, out_channels: int = 1, **factory
+    ) -> TiedPolynomialLayer:
+        """The layer of ``spec`` (derived now)."""
+        return cls(spec, in_channels, out_channels, **factory)
+
+    @classmethod
+    def from_scheme(
+        cls, scheme: TyingScheme, in_channels: int = 1, out_channels: int = 1, **factory
+    ) -> TiedPolynomialLayer:
+        """The layer of a (loaded, validated) :class:`TyingScheme`."""
+        return cls(scheme, in_channels, out_channels, **factory)
+
+    # ------------------------------------------------------------------ construction
+    def _build_channels(self, scheme: TyingScheme | None, factory: dict) -> None:
+        spec, c_in, c_out = self.spec, self.in_channels, self.out_channels
+        structure = ChannelStructure(spec)
+        index = structure.index
+        d, big_m = spec.degree, index.num_monomials
+        entries = index.num_outputs * big_m * c_out * c_in**d
+        if entries > MAX_DENSE_ENTRIES:
+            raise SizeLimitError(
+                f"a dense {spec} layer with {c_in} → {c_out} channels materialises {entries:,} weights "
+                f"({entries * 12 / 1e9:,.2f} GB with its index); the limit is {MAX_DENSE_ENTRIES:,}. "
+                "Use SetPolyLayer (size-agnostic, power sums) for the symmetric group",
+                estimate=entries,
+                limit=MAX_DENSE_ENTRIES,
+            )
+        if scheme is not None and not np.array_equal(scheme.class_of_weight, structure.orbit_of_slot):
+            raise ValueError(f"the scheme's classes are not the orbits of {spec}'s group")
+        gather = np.full((index.num_outputs, big_m, c_out) + (c_in,) * d, -1, dtype=np.int64)
+        offset = 0
+        fan_in = np.zeros(index.num_outputs, dtype=np.int64)
+        for orbit in structure.orbits:
+            e = orbit.real_factors
+            labels = orbit.channel_orbits(c_in).reshape((c_in,) * e)
+            width = int(labels.max()) + 1
+            outputs, monomials = np.divmod(orbit.slots, big_m)
+            for slot_number, (k, m) in enumerate(zip(outputs.tolist(), monomials.tolist(), strict=True)):
+                # channel of slot position j is channel of representative position rho[j]
+                rho = orbit.orientations[slot_number]
+                oriented = np.transpose(labels, rho) if e else labels
+                block = offset + np.arange(c_out)[:, None] * width + oriented.reshape(1, -1)
+                target = gather[k, m]
+                target[(slice(None), *([slice(None)] * e), *([0] * (d - e)))] = block.reshape(
+                    (c_out,) + (c_in,) * e
+                )
+                fan_in[k] += c_in**e
+            offset += c_out * width
+        self.weight = nn.Parameter(torch.empty(offset, **factory))
+        self.register_buffer(
+            "gather_index", torch.from_numpy(np.where(gather < 0, offset, gather)), persistent=False
+        )
+        self.register_buffer("monomials", torch.from_numpy(index.monomials.copy()), persistent=False)
+        self._fan_in = int(max(fan_in.max(), 1))
+        self._kind = "channels"
+        self._structure = structure
+
+    def _build_basis(self, scheme: TyingScheme, factory: dict) -> None:
+        from polyequiv.indexing import WeightIndex
+
+        index = WeightIndex(self.spec)
+        basis = torch.from_numpy(scheme.weight_basis()).to(factory["dtype"] or torch.get_default_dtype())
+        self.weight = nn.Parameter(torch.empty(scheme.num_free, **factory))
+        self.register_buffer(
+            "basis", basis.to(factory["device"]) if factory["device"] else basis, persistent=False
+        )
+        self.register_buffer("tuples", torch.from_numpy(index.tuples.copy()), persistent=False)
+        self._fan_in = max(index.num_tuples, 1)
+        self._kind = "basis"
+        self._scheme = scheme
+
+    def reset_parameters(self) -> None:
+        """Uniform in ``±1/√fan_in``, fan_in = products feeding one output (monomials × channel tuples)."""
+        bound = 1.0 / math.sqrt(self._fan_in)
+        with torch.no_grad():
+            self.weight.uniform_(-bound, bound)
+
+    # ------------------------------------------------------------------ weights
+    @property
+    def num_parameters(self) -> int:
+        return self.weight.numel()
+
+    def dense_weight(self) -> Tensor:
+        """The materialised tied weights: ``(outputs, M, c_out, c_in, …)`` (channel blocks) or
+        ``(outputs, T)`` (exact basis, full indexing)."""
+        if self._kind == "basis":
+            outputs = self.spec.num_outputs
+            return (self.basis @ self.weight).reshape(outputs, -1)
+        padded = torch.cat([self.weight, self.weight.new_zeros(1)])
+        return padded[self.gather_index]
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() != 3 or x.shape[1] != self.spec.n or x.shape[2] != self.in_channels:
+            raise ValueError(
+                f"expected input of shape (batch, {self.spec.n}, {self.in_channels}), got {tuple(x.shape)}"
+            )
+        return self.apply_weight(self.dense_weight(), x)
+
+    def apply_weight(self, weight: Tensor, x: Tensor) -> Tensor:
+        """The layer's function with an arbitrary dense weight of :meth:`dense_weight`'s shape
+        (used to compare with untied layers and to evaluate projections)."""
+        if self._kind == "basis":
+            extended = _with_bias(x[..., 0], self.spec.bias)
+            products = torch.ones(x.shape[0], self.tuples.shape[0], dtype=x.dtype, device=x.device)
+            for column in range(self.tuples.shape[1]):
+                products = products * extended[:, self.tuples[:, column]]
+            y = products @ weight.T  # (batch, outputs)
+            return y.unsqueeze(-1) if self.spec.equivariant else y
+        products = _channel_products(x, self.monomials, self.spec)  # (batch, M, c_in^d)
+        flat = weight.reshape(weight.shape[0], weight.shape[1], self.out_channels, -1)
+        y = torch.einsum("bmc,kmoc->bko", products, flat)
+        return y if self.spec.equivariant else y[:, 0]
+
+    def extra_repr(self) -> str:
+        return (
+            f"'{self.spec}', in_channels={self.in_channels}, out_channels={self.out_channels}, "
+            f"parameters={self.num_parameters}, dense_weights={self.dense_weight().numel()}"
+        )
+
+    # ------------------------------------------------------------------ projection
+    def project(self, weight: Tensor) -> Tensor:
+        """Orthogonal projection of a dense weight onto the tied subspace.
+
+        Channel blocks: the mean over the copies of each parameter (structural
+        zeros go to 0).  Exact basis: least squares ``B_w (B_wᵀ B_w)⁻¹ B_wᵀ W``.
+        """
+        if weight.shape != self.dense_weight().shape:
+            raise ValueError(
+                f"expected a weight of shape {tuple(self.dense_weight().shape)}, got {tuple(weight.shape)}"
+            )
+        if self._kind == "basis":
+            basis = self.basis.to(weight.dtype)
+            theta = torch.linalg.lstsq(basis, weight.reshape(-1, 1)).solution
+            return (basis @ theta).reshape(weight.shape)
+        index = self.gather_index.reshape(-1)
+        slots = self.weight.numel() + 1
+        sums = torch.zeros(slots, dtype=weight.dtype, device=weight.device).index_add_(
+            0, index, weight.reshape(-1)
+        )
+        counts = torch.bincount(index, minlength=slots).to(weight.dtype)
+        means = sums / counts.clamp(min=1)
+        means[-1] = 0
+        return means[index].reshape(weight.shape)
+
+    def equivariance_residual(self, weight: Tensor) -> Tensor:
+        """``‖W − project(W)‖ / ‖W‖``: 0 for tied weights, up to 1 for weights with no symmetry."""
+        norm = torch.linalg.vector_norm(weight)
+        if norm == 0:
+            return norm
+        return torch.linalg.vector_norm(weight - self.project(weight)) / norm
+
+
+def _with_bias(values: Tensor, bias: bool) -> Tensor:
+    if not bias:
+        return values
+    return torch.cat([values, values.new_ones(values.shape[0], 1)], dim=1)
+
+
+def _channel_products(x: Tensor, monomials: Tensor, spec: LayerSpec) -> Tensor:
+    """``P[b, m, (c₁..c_d)] = Π_j x_ext[b, m_j, c_j]``; the bias element is one-hot on channel 0."""
+    batch, _, c_in = x.shape
+    if spec.bias:
+        bias_row = x.new_zeros(batch, 1, c_in)
+        bias_row[..., 0] = 1
+        x = torch.cat([x, bias_row], dim=1)
+    products = x.new_ones(batch, monomials.shape[0], 1)
+    for column in range(monomials.shape[1]):
+        factor = x[:, monomials[:, column], :]  # (batch, M, c_in)
+        products = (products.unsqueeze(-1) * factor.unsqueeze(-2)).reshape(batch, monomials.shape[0], -1)
+    return products
+
+
+def project(layer: TiedPolynomialLayer, weight: Tensor) -> Tensor:
+    """Orthogonal projection of ``weight`` onto ``layer``'s tied subspace (see the method)."""
+    return layer.project(weight)
+
+
+def equivariance_residual(layer: TiedPolynomialLayer, weight: Tensor) -> Tensor:
+    """``‖W − project(W)‖ / ‖W‖`` for a dense weight of ``layer``'s shape."""
+    return layer.equivariance_residual(weight)

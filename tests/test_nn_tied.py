@@ -1,0 +1,144 @@
+"""TiedPolynomialLayer: counts, equivariance on the whole group, constrained backprop, projection."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+
+from polyequiv import LayerSpec, derive
+from polyequiv.errors import SizeLimitError
+from polyequiv.indexing import WeightIndex
+from polyequiv.nn import TiedPolynomialLayer, equivariance_residual, project
+from polyequiv.orbits import channel_orbit_count
+from polyequiv.testing import assert_equivariant
+from polyequiv.verify import evaluate_layer
+
+SPECS = [
+    LayerSpec(n=5, degree=2),
+    LayerSpec(n=4, degree=3, bias=True),
+    LayerSpec(n=6, degree=2, group="dihedral"),
+    LayerSpec(n=6, degree=2, group="cyclic", bias=True),
+    LayerSpec(n=5, degree=2, mode="invariant", bias=True),
+    LayerSpec(n=6, degree=1, group="custom", generators=((1, 0, 3, 2, 4, 5), (2, 1, 4, 3, 0, 5))),
+]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=str)
+def test_one_channel_has_exactly_free_parameters(spec: LayerSpec) -> None:
+    assert TiedPolynomialLayer(spec).num_parameters == derive(spec).free_parameters
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=str)
+@pytest.mark.parametrize(("c_in", "c_out"), [(1, 1), (2, 3), (3, 1)])
+def test_channel_parameters_match_burnside_and_the_layer_is_equivariant(
+    spec: LayerSpec, c_in: int, c_out: int
+) -> None:
+    layer = TiedPolynomialLayer(spec, c_in, c_out, dtype=torch.float64)
+    assert layer.num_parameters == channel_orbit_count(spec, c_in, c_out)
+    with torch.no_grad():
+        layer.weight.normal_()
+    assert_equivariant(layer, generators=spec, in_channels=c_in, elements=12)
+
+
+def test_full_indexing_uses_the_exact_basis_and_keeps_additive_constraints_after_training() -> None:
+    spec = LayerSpec(n=4, degree=2, indexing="full")
+    result = derive(spec)
+    layer = TiedPolynomialLayer(spec, dtype=torch.float64)
+    assert layer.num_parameters == result.free_parameters == 28
+    optimiser = torch.optim.Adam(layer.parameters(), lr=0.1)
+    x, target = torch.randn(16, 4, 1, dtype=torch.float64), torch.randn(16, 4, 1, dtype=torch.float64)
+    for _ in range(5):
+        optimiser.zero_grad()
+        torch.nn.functional.mse_loss(layer(x), target).backward()
+        optimiser.step()
+    weights = layer.dense_weight().detach().reshape(-1).numpy()
+    assert result.system.num_additive > 0
+    for terms in result.system.additive_rows():
+        assert abs(sum(c * weights[w] for w, c in terms)) < 1e-12
+    a, b = result.system.equalities.T
+    np.testing.assert_allclose(weights[a], weights[b], atol=1e-12)
+    assert_equivariant(layer, generators=spec)
+
+
+def test_full_indexing_with_channels_is_refused_with_the_reason() -> None:
+    with pytest.raises(ValueError, match="antisymmetric part"):
+        TiedPolynomialLayer(LayerSpec(n=4, degree=2, indexing="full"), 2, 2)
+
+
+def test_forward_matches_the_numpy_reference_evaluation() -> None:
+    for spec in (LayerSpec(n=5, degree=2, bias=True), LayerSpec(n=4, degree=2, indexing="full", bias=True)):
+        layer = TiedPolynomialLayer(spec, dtype=torch.float64)
+        with torch.no_grad():
+            layer.weight.normal_()
+        x = torch.randn(3, spec.n, 1, dtype=torch.float64)
+        weights = layer.dense_weight().detach().reshape(-1).numpy()
+        expected = evaluate_layer(WeightIndex(spec), weights, x[..., 0].numpy())
+        np.testing.assert_allclose(layer(x)[..., 0].detach().numpy(), expected, rtol=1e-12)
+
+
+def test_class_gradient_is_the_sum_of_the_untied_gradients() -> None:
+    """Constrained backprop: autograd through the gather equals summing an untied layer's gradients."""
+    spec = LayerSpec(n=5, degree=2, bias=True)
+    layer = TiedPolynomialLayer(spec, 2, 3, dtype=torch.float64)
+    x, target = torch.randn(8, 5, 2, dtype=torch.float64), torch.randn(8, 5, 3, dtype=torch.float64)
+    torch.nn.functional.mse_loss(layer(x), target).backward()
+    untied = layer.dense_weight().detach().clone().requires_grad_(True)
+    torch.nn.functional.mse_loss(layer.apply_weight(untied, x), target).backward()
+    index = layer.gather_index.reshape(-1)
+    summed = torch.zeros(layer.num_parameters + 1, dtype=torch.float64).index_add_(
+        0, index, untied.grad.reshape(-1)
+    )
+    torch.testing.assert_close(layer.weight.grad, summed[:-1])
+
+
+def test_basis_gradient_is_the_chain_rule_through_b() -> None:
+    spec = LayerSpec(n=3, degree=2, indexing="full")
+    layer = TiedPolynomialLayer(spec, dtype=torch.float64)
+    x, target = torch.randn(8, 3, 1, dtype=torch.float64), torch.randn(8, 3, 1, dtype=torch.float64)
+    torch.nn.functional.mse_loss(layer(x), target).backward()
+    untied = layer.dense_weight().detach().clone().requires_grad_(True)
+    torch.nn.functional.mse_loss(layer.apply_weight(untied, x), target).backward()
+    torch.testing.assert_close(layer.weight.grad, layer.basis.T @ untied.grad.reshape(-1))
+
+
+@pytest.mark.parametrize(
+    ("spec", "channels"),
+    [(LayerSpec(n=5, degree=2, bias=True), (2, 2)), (LayerSpec(n=4, degree=2, indexing="full"), (1, 1))],
+)
+def test_projection_is_idempotent_and_fixes_tied_weights(spec: LayerSpec, channels: tuple[int, int]) -> None:
+    layer = TiedPolynomialLayer(spec, *channels, dtype=torch.float64)
+    tied = layer.dense_weight().detach()
+    assert float(equivariance_residual(layer, tied)) < 1e-12
+    random = torch.randn_like(tied)
+    once = project(layer, random)
+    torch.testing.assert_close(project(layer, once), once)
+    assert float(equivariance_residual(layer, once)) < 1e-12
+    assert 0.3 < float(equivariance_residual(layer, random)) <= 1.0
+    # orthogonality: the residual is orthogonal to every tied weight
+    assert abs(float(((random - once) * tied).sum())) < 1e-9
+
+
+def test_state_dict_round_trip_and_dtypes() -> None:
+    spec = LayerSpec(n=5, degree=2, bias=True)
+    layer = TiedPolynomialLayer(spec, 2, 2)
+    buffer = io.BytesIO()
+    torch.save(layer.state_dict(), buffer)
+    buffer.seek(0)
+    other = TiedPolynomialLayer(spec, 2, 2)
+    other.load_state_dict(torch.load(buffer))
+    x = torch.randn(3, 5, 2)
+    torch.testing.assert_close(layer(x), other(x))
+    assert set(layer.state_dict()) == {"weight"}
+    assert layer.double()(x.double()).dtype == torch.float64
+    assert "S5 quadratic ordered equivariant +bias" in repr(layer)
+
+
+def test_wrong_input_shape_and_huge_dense_layers_are_refused() -> None:
+    layer = TiedPolynomialLayer(LayerSpec(n=5, degree=2))
+    with pytest.raises(ValueError, match=r"expected input of shape \(batch, 5, 1\)"):
+        layer(torch.randn(2, 6, 1))
+    with pytest.raises(SizeLimitError, match="materialises"):
+        TiedPolynomialLayer(LayerSpec(n=100, degree=2), 16, 16)
