@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from polyequiv_cli.options import build_spec, echo_json, library_errors, parse_n_range, spec_options
 
 from polyequiv import render
 from polyequiv.derivation import derive
 from polyequiv.verify import verify
+from polyequiv_cli.options import build_spec, echo_json, library_errors, parse_n_range, spec_options
 
 _COLOURS = [
     "red",

@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import click
-from polyequiv_cli.options import build_spec, library_errors, spec_options
 
 from polyequiv.derivation import derive
 from polyequiv.scheme import TyingScheme
+from polyequiv_cli.options import build_spec, library_errors, spec_options
 
 
 @click.command("compile")

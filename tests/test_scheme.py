@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from polyequiv_cli.main import cli
 
 from polyequiv import LayerSpec, SchemeFileError, TyingScheme, derive, load_scheme
 from polyequiv.scheme import content_hash
+from polyequiv_cli.main import cli
 
 
 @pytest.mark.parametrize(
