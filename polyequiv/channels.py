@@ -34,13 +34,13 @@ number of slot orbits: the ``free_parameters`` of the ordered layer.
 from __future__ import annotations
 
 import itertools
-from collections import deque
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 
-from polyequiv.engines.sparse import monomial_images
+from polyequiv.engines.sparse import monomial_images, slot_pairs
+from polyequiv.graph import component_labels
 from polyequiv.indexing import WeightIndex
 from polyequiv.spec import LayerSpec
 
@@ -118,57 +118,65 @@ def real_factor_count(index: WeightIndex) -> np.ndarray:
 
 
 def _slot_orbits(index: WeightIndex) -> list[SlotOrbit]:
+    """Orbits with orientations, by a breadth-first search from every orbit's smallest slot at once.
+
+    Level by level, every generator moves the whole frontier (vectorised): a slot
+    reached for the first time takes the orientation carried along the edge; a
+    slot reached again with a different orientation yields a relation, an
+    element of the factor symmetry group of its orbit.
+    """
     spec = index.spec
     big_m, d = index.num_monomials, spec.degree
-    monomials = index.monomials
-    # for every generator: the image slot of every slot and the position map of the move
+    orbit_of = component_labels(index.num_slots, slot_pairs(index))
+    _, representatives = np.unique(orbit_of, return_index=True)
     moves = []
     for sigma in spec.group_generators:
         extended = np.array(list(sigma) + ([spec.n] if spec.bias else []), dtype=np.int64)
-        moved = extended[monomials]
-        position_map = np.argsort(moved, axis=1, kind="stable")  # sorted position j ← old position
-        image = monomial_images(index, sigma)
-        outputs = np.asarray(sigma) if spec.equivariant else np.zeros(1, dtype=np.int64)
-        moves.append((outputs, image, position_map))
-    reals = real_factor_count(index)
+        position_map = np.argsort(extended[index.monomials], axis=1, kind="stable")  # new j ← old position
+        outputs = np.asarray(sigma, dtype=np.int64) if spec.equivariant else np.zeros(1, dtype=np.int64)
+        moves.append((outputs, monomial_images(index, sigma), position_map))
     orientation = np.full((index.num_slots, d), -1, dtype=np.int64)
+    orientation[representatives] = np.arange(d)
     visited = np.zeros(index.num_slots, dtype=bool)
+    visited[representatives] = True
+    relations: set[tuple[int, tuple[int, ...]]] = set()
+    frontier = representatives if moves else representatives[:0]
+    while frontier.size:
+        reached = []
+        outputs_now, monomials_now = np.divmod(frontier, big_m)
+        for outputs, image, position_map in moves:
+            targets = outputs[outputs_now] * big_m + image[monomials_now]
+            carried = np.take_along_axis(orientation[frontier], position_map[monomials_now], axis=1)
+            fresh = np.nonzero(~visited[targets])[0]
+            new_targets, first = np.unique(targets[fresh], return_index=True)
+            orientation[new_targets] = carried[fresh[first]]
+            visited[new_targets] = True
+            reached.append(new_targets)
+            differ = np.nonzero((orientation[targets] != carried).any(axis=1))[0]
+            if differ.size:
+                relation = np.empty((differ.size, d), dtype=np.int64)
+                np.put_along_axis(relation, orientation[targets[differ]], carried[differ], axis=1)
+                rows = np.unique(np.column_stack([orbit_of[targets[differ]], relation]), axis=0)
+                relations.update((int(r[0]), tuple(int(v) for v in r[1:])) for r in rows)
+        frontier = np.unique(np.concatenate(reached))
+    reals = real_factor_count(index)
+    members = np.argsort(orbit_of, kind="stable")
+    bounds = np.cumsum(np.bincount(orbit_of))[:-1]
     orbits = []
-    for start in range(index.num_slots):
-        if visited[start]:
-            continue
-        orientation[start] = np.arange(d)
-        visited[start] = True
-        members, symmetry = [start], set()
-        queue = deque([start])
-        while queue:
-            slot = queue.popleft()
-            k, m = divmod(slot, big_m)
-            for outputs, image, position_map in moves:
-                target = int(outputs[k] * big_m + image[m]) if spec.equivariant else int(image[m])
-                candidate = orientation[slot][position_map[m]]
-                if not visited[target]:
-                    visited[target] = True
-                    orientation[target] = candidate
-                    members.append(target)
-                    queue.append(target)
-                elif not np.array_equal(orientation[target], candidate):
-                    relation = np.empty(d, dtype=np.int64)
-                    relation[orientation[target]] = candidate
-                    symmetry.add(tuple(relation.tolist()))
-        k0, m0 = divmod(start, big_m)
-        rep_monomial = tuple(int(i) for i in monomials[m0])
+    for number, (start, slots) in enumerate(zip(representatives, np.split(members, bounds), strict=True)):
+        k0, m0 = divmod(int(start), big_m)
+        rep_monomial = tuple(int(i) for i in index.monomials[m0])
+        symmetry = {perm for orbit, perm in relations if orbit == number}
         for j in range(d - 1):  # equal factors of the representative are interchangeable
             if rep_monomial[j] == rep_monomial[j + 1]:
                 swap = list(range(d))
                 swap[j], swap[j + 1] = j + 1, j
                 symmetry.add(tuple(swap))
         e = int(reals[m0])
-        real_symmetry = {tuple(p[:e]) for p in symmetry if tuple(p[:e]) != tuple(range(e))}
-        slots = np.array(sorted(members), dtype=np.int64)
+        real_symmetry = {p[:e] for p in symmetry if p[:e] != tuple(range(e))}
         orbits.append(
             SlotOrbit(
-                representative=(int(k0) if spec.equivariant else None, rep_monomial),
+                representative=(k0 if spec.equivariant else None, rep_monomial),
                 real_factors=e,
                 symmetry=tuple(sorted(real_symmetry)),
                 slots=slots,

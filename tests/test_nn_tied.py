@@ -7,6 +7,8 @@ import io
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from strategies import small_specs
 
 from polyequiv import LayerSpec, derive
 from polyequiv.errors import SizeLimitError
@@ -142,3 +144,15 @@ def test_wrong_input_shape_and_huge_dense_layers_are_refused() -> None:
         layer(torch.randn(2, 6, 1))
     with pytest.raises(SizeLimitError, match="materialises"):
         TiedPolynomialLayer(LayerSpec(n=100, degree=2), 16, 16)
+
+
+@settings(max_examples=25)
+@given(small_specs(max_n=5, max_degree=3))
+def test_random_groups_channel_layers_are_equivariant_with_the_burnside_count(spec: LayerSpec) -> None:
+    if spec.indexing == "full":
+        spec = LayerSpec(**{**spec.__dict__, "indexing": "ordered", "gauge": "none"})
+    layer = TiedPolynomialLayer(spec, 2, 2, dtype=torch.float64)
+    assert layer.num_parameters == channel_orbit_count(spec, 2, 2)
+    with torch.no_grad():
+        layer.weight.normal_()
+    assert_equivariant(layer, generators=spec, in_channels=2, elements=8)

@@ -33,6 +33,7 @@ from torch import Tensor, nn
 
 from polyequiv.channels import ChannelStructure
 from polyequiv.errors import SizeLimitError
+from polyequiv.indexing import WeightIndex
 from polyequiv.scheme import TyingScheme
 from polyequiv.spec import LayerSpec
 
@@ -128,16 +129,26 @@ class TiedPolynomialLayer(nn.Module):
             labels = orbit.channel_orbits(c_in).reshape((c_in,) * e)
             width = int(labels.max()) + 1
             outputs, monomials = np.divmod(orbit.slots, big_m)
-            for slot_number, (k, m) in enumerate(zip(outputs.tolist(), monomials.tolist(), strict=True)):
-                # channel of slot position j is channel of representative position rho[j]
-                rho = orbit.orientations[slot_number]
-                oriented = np.transpose(labels, rho) if e else labels
+            # slots sharing an orientation get the same block: at most e! distinct assignments
+            rhos, which = (
+                np.unique(orbit.orientations, axis=0, return_inverse=True)
+                if e
+                else (np.zeros((1, 0), dtype=np.int64), np.zeros(len(orbit.slots), dtype=np.int64))
+            )
+            for number, rho in enumerate(rhos):
+                chosen = which.reshape(-1) == number
+                # the channel of slot position j is the channel of representative position rho[j]
+                oriented = np.transpose(labels, rho)
                 block = offset + np.arange(c_out)[:, None] * width + oriented.reshape(1, -1)
-                target = gather[k, m]
-                target[(slice(None), *([slice(None)] * e), *([0] * (d - e)))] = block.reshape(
-                    (c_out,) + (c_in,) * e
+                where = (
+                    outputs[chosen],
+                    monomials[chosen],
+                    slice(None),
+                    *([slice(None)] * e),
+                    *([0] * (d - e)),
                 )
-                fan_in[k] += c_in**e
+                gather[where] = block.reshape((c_out,) + (c_in,) * e)
+            np.add.at(fan_in, outputs, c_in**e)
             offset += c_out * width
         self.weight = nn.Parameter(torch.empty(offset, **factory))
         self.register_buffer(
@@ -149,8 +160,6 @@ class TiedPolynomialLayer(nn.Module):
         self._structure = structure
 
     def _build_basis(self, scheme: TyingScheme, factory: dict) -> None:
-        from polyequiv.indexing import WeightIndex
-
         index = WeightIndex(self.spec)
         basis = torch.from_numpy(scheme.weight_basis()).to(factory["dtype"] or torch.get_default_dtype())
         self.weight = nn.Parameter(torch.empty(scheme.num_free, **factory))
