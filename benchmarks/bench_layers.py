@@ -16,6 +16,11 @@ resident set (``ru_maxrss``) from just before the first forward + backward
 which ``tracemalloc`` would not see (torch allocates outside Python).
 
     python benchmarks/bench_layers.py [--quick] [--threads 1] [--out benchmarks/out/layers.json]
+                                      [--plot benchmarks/out/layers.png] [--load layers.json]
+
+``--plot`` draws time per batch against ``n`` (log-log, one panel per channel
+setting; a refused dense case is marked at the top with the weights it needs);
+``--load`` re-prints and re-plots a saved JSON without running anything.
 """
 
 from __future__ import annotations
@@ -131,21 +136,69 @@ def table(rows: list[dict]) -> str:
     return "\n".join([fmt.format(*header), *(fmt.format(*x) for x in lines), "", *speedups])
 
 
+def plot(rows: list[dict], path: Path) -> Path:
+    """Time per forward + backward against n, log-log, a panel per channel setting."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    settings = sorted({(r["c_in"], r["c_out"]) for r in rows}, reverse=True)
+    figure, axes = plt.subplots(1, len(settings), figsize=(5 * len(settings), 4), squeeze=False)
+    labels = {"dense": "dense TiedPolynomialLayer", "set": "SetPolyLayer", "deepsets": "DeepSets linear"}
+    for axis, (c_in, c_out) in zip(axes[0], settings, strict=True):
+        chosen = [r for r in rows if (r["c_in"], r["c_out"]) == (c_in, c_out)]
+        for layer, marker in (("dense", "s"), ("set", "o"), ("deepsets", "^")):
+            done = sorted(
+                (r["n"], 1000 * r["seconds"]) for r in chosen if r["layer"] == layer and "seconds" in r
+            )
+            if done:
+                axis.plot(*zip(*done, strict=True), marker=marker, label=labels[layer])
+            for r in chosen:
+                if r["layer"] == layer and "refused" in r:
+                    axis.annotate(
+                        f"dense refused:\n{r['estimate']:.1e} weights",
+                        (r["n"], 1),
+                        xycoords=("data", "axes fraction"),
+                        ha="center",
+                        va="top",
+                        fontsize=8,
+                        color="C0",
+                    )
+        axis.set(xscale="log", yscale="log", xlabel="set size n", ylabel="forward + backward (ms)")
+        axis.set_title(f"quadratic Sₙ layer, batch 256, {c_in} → {c_out} channels", fontsize=10)
+        axis.grid(True, which="both", alpha=0.3)
+        axis.legend(fontsize=8, loc="best")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one tiny case per layer (a smoke test)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
+    parser.add_argument("--plot", type=Path, help="also draw time against n into this image (PNG)")
+    parser.add_argument("--load", type=Path, help="report a saved JSON instead of running the cases")
     args = parser.parse_args()
-    rows = [run_case(case) for case in cases(args.quick, args.threads)]
-    text = json.dumps({"python": sys.version.split()[0], "threads": args.threads, "cases": rows}, indent=2)
+    if args.load:
+        document = json.loads(args.load.read_text())
+    else:
+        rows = [run_case(case) for case in cases(args.quick, args.threads)]
+        document = {"python": sys.version.split()[0], "threads": args.threads, "cases": rows}
+    text = json.dumps(document, indent=2)
     print(text)
     if args.out:
         from polyequiv.fileio import atomic_write_text
 
         atomic_write_text(args.out, text + "\n")
     print()
-    print(table(rows))
+    print(table(document["cases"]))
+    if args.plot:
+        print(f"\nfigure: {plot(document['cases'], args.plot)}")
 
 
 if __name__ == "__main__":

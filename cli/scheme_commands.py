@@ -35,7 +35,10 @@ def compile_command(ctx: click.Context, n: int, output: Path, engine: str, **spe
     scheme = TyingScheme.from_derivation(derive(spec, engine=engine))
     if output.exists() and output.is_dir():
         raise click.BadParameter(f"{output} is a folder", param_hint="'--output'")
-    scheme.save(output)
+    try:
+        scheme.save(output)
+    except OSError as error:
+        raise click.FileError(str(output), hint=error.strerror or str(error)) from None
     click.echo(
         f"wrote {output}: {spec}, {scheme.num_weights:,} weights, {scheme.num_classes:,} classes, "
         f"{scheme.num_free:,} free parameters, function dim {scheme.function_dim:,}"

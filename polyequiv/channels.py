@@ -33,6 +33,7 @@ number of slot orbits: the ``free_parameters`` of the ordered layer.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass
 from functools import cached_property
@@ -92,7 +93,7 @@ class ChannelStructure:
 
     def __init__(self, spec: LayerSpec) -> None:
         if spec.indexing != "ordered":
-            spec = LayerSpec(**{**spec.__dict__, "indexing": "ordered", "gauge": "none"})
+            spec = dataclasses.replace(spec, indexing="ordered", gauge="none")
         self.spec = spec
         self.index = WeightIndex(spec)
 

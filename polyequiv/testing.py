@@ -5,8 +5,13 @@ The library tests itself with these helpers; use them on your own models::
     >>> import torch
     >>> from polyequiv.nn import SetPolyLayer
     >>> from polyequiv.testing import assert_equivariant
-    >>> error = assert_equivariant(SetPolyLayer(2, 3, 4), n=6, in_channels=3)
+    >>> error = assert_equivariant(SetPolyLayer(2, 3, 4), n=6)  # S6, in_channels from the module
     >>> error < 1e-5  # float32 parameters, float32 inputs
+    True
+    >>> from polyequiv import LayerSpec
+    >>> from polyequiv.nn import TiedPolynomialLayer
+    >>> spec = LayerSpec(n=6, degree=2, group="dihedral")
+    >>> assert_equivariant(TiedPolynomialLayer(spec, 2, 2), spec) < 1e-5
     True
 
 Convention: ``(σ·x)_i = x_{σ(i)}`` on the set axis (axis 1 of ``(batch, n, c)``);
@@ -30,11 +35,11 @@ TOLERANCES = {torch.float32: 1e-3, torch.float64: 1e-10}
 
 def equivariance_error(
     function: Callable[[Tensor], Tensor],
-    n: int | None = None,
+    n: int | LayerSpec | None = None,
     generators: Sequence[Sequence[int]] | LayerSpec | None = None,
     *,
     invariant: bool | None = None,
-    in_channels: int = 1,
+    in_channels: int | None = None,
     elements: int = 20,
     batch: int = 4,
     dtype: torch.dtype | None = None,
@@ -47,15 +52,22 @@ def equivariance_error(
     ----------
     function : callable
         Maps ``(batch, n, in_channels)`` to ``(batch, n, …)`` (equivariant) or ``(batch, …)``.
-    n : int
-        Set size (taken from the spec when ``generators`` is a :class:`LayerSpec`).
+    n : int or LayerSpec
+        Set size; a :class:`LayerSpec` here stands for ``generators=spec``.
     generators : array-form permutations, a LayerSpec, or None
-        The group; ``None`` means the symmetric group Sₙ.
+        The group; ``None`` means the symmetric group Sₙ.  A spec gives the set
+        size, the group's generators and (by its mode) ``invariant``.
     invariant : bool, optional
         Check invariance instead of equivariance (default: from the spec, else False).
+    in_channels : int, optional
+        Channels of the random inputs (default: the module's ``in_channels``, else 1).
+    elements, batch, seed : int
+        Random group elements (besides the generators), inputs, and the seed of both.
     dtype : torch dtype, optional
         Of the random inputs; by default the module's parameter dtype (float64 for a function).
     """
+    if isinstance(n, LayerSpec):
+        n, generators = None, n
     if isinstance(generators, LayerSpec):
         spec = generators
         n = spec.n if n is None else n
@@ -71,6 +83,7 @@ def equivariance_error(
     all_elements = np.concatenate([np.array(generators, dtype=np.int64).reshape(-1, n), sampled])
     parameter = _first_parameter(function)
     device = parameter.device if parameter is not None else None
+    in_channels = in_channels if in_channels is not None else getattr(function, "in_channels", 1)
     dtype = dtype or (parameter.dtype if parameter is not None else torch.float64)
     x = torch.from_numpy(rng.standard_normal((batch, n, in_channels))).to(dtype=dtype, device=device)
     with torch.no_grad():
@@ -87,7 +100,7 @@ def equivariance_error(
 
 def assert_equivariant(
     function: Callable[[Tensor], Tensor],
-    n: int | None = None,
+    n: int | LayerSpec | None = None,
     generators: Sequence[Sequence[int]] | LayerSpec | None = None,
     *,
     tolerance: float | None = None,

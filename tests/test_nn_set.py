@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import pytest
 import torch
 
 from polyequiv import derive
+from polyequiv.channels import ChannelStructure
 from polyequiv.nn import InvariantPolyReadout, SetPolyLayer
 from polyequiv.spec import LayerSpec
 from polyequiv.testing import assert_equivariant
@@ -40,6 +42,11 @@ def test_one_channel_has_the_known_number_of_weights(degree: int, bias: bool, ex
 
 def test_patterns_come_from_the_engine() -> None:
     layer = SetPolyLayer(2, 1, 1, bias=False)
+    for spec in (layer.reference_spec, SetPolyLayer(3, 1, 1, bias=True).reference_spec):
+        # one pattern per class of the derivation at n = degree + 1 (ordered: slots are weights)
+        np.testing.assert_array_equal(
+            ChannelStructure(spec).orbit_of_slot, derive(spec).graph.class_of_weight
+        )
     assert [p.key for p in layer.patterns] == [(0, (0, 0)), (0, (0, 1)), (0, (1, 1)), (0, (1, 2))]
     assert [(p.pinned, p.free_blocks) for p in layer.patterns] == [
         ((0, 1), ()),
@@ -73,6 +80,16 @@ def test_mean_pooling_is_size_agnostic_on_replicated_sets() -> None:
     layer = SetPolyLayer(2, 2, 2, bias=True, pooling="mean", dtype=torch.float64)
     x = torch.randn(1, 5, 2, dtype=torch.float64)
     torch.testing.assert_close(layer(x.repeat(1, 3, 1))[:, :5], layer(x))
+
+
+def test_mean_pooling_at_degree_one_is_the_documented_formula() -> None:
+    """``α x_k + β (mean(x) − x_k) + b``: only the power sum is divided by the set size."""
+    layer = SetPolyLayer(1, 2, 3, bias=True, pooling="mean", dtype=torch.float64)
+    alpha, beta, bias = (layer.block(p) for p in range(3))  # patterns x_k, x_i, 1
+    assert [p.key for p in layer.patterns] == [(0, (0,)), (0, (1,)), (0, ("b",))]
+    x = torch.randn(4, 7, 2, dtype=torch.float64)
+    expected = x @ alpha.T + (x.mean(dim=1, keepdim=True) - x) @ beta.T + bias
+    torch.testing.assert_close(layer(x), expected)
 
 
 def test_readout_degree_one_is_sum_pooling() -> None:

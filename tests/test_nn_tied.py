@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import itertools
 
 import numpy as np
 import pytest
@@ -10,12 +12,14 @@ import torch
 from hypothesis import given, settings
 from strategies import small_specs
 
-from polyequiv import LayerSpec, derive
+from polyequiv import LayerSpec, TyingScheme, derive, groups
+from polyequiv.channels import ChannelStructure
 from polyequiv.errors import SizeLimitError
 from polyequiv.indexing import WeightIndex
 from polyequiv.nn import TiedPolynomialLayer, equivariance_residual, project
 from polyequiv.orbits import channel_orbit_count
-from polyequiv.testing import assert_equivariant
+from polyequiv.scheme import content_hash, scheme_from_dict
+from polyequiv.testing import assert_equivariant, equivariance_error
 from polyequiv.verify import evaluate_layer
 
 SPECS = [
@@ -66,8 +70,98 @@ def test_full_indexing_uses_the_exact_basis_and_keeps_additive_constraints_after
 
 
 def test_full_indexing_with_channels_is_refused_with_the_reason() -> None:
-    with pytest.raises(ValueError, match="antisymmetric part"):
+    with pytest.raises(ValueError, match="gauge='symmetric'"):
         TiedPolynomialLayer(LayerSpec(n=4, degree=2, indexing="full"), 2, 2)
+
+
+def _brute_force_channel_orbits(spec: LayerSpec, c_in: int, c_out: int) -> int:
+    """Orbits of the whole group (every element listed) on (output, out channel, monomial in x_{i,c})."""
+    variables = [(i, c) for i in range(spec.n) for c in range(c_in)] + ([(spec.n, 0)] if spec.bias else [])
+    monomials = list(itertools.combinations_with_replacement(variables, spec.degree))
+    outputs = range(spec.n) if spec.equivariant else [None]
+    elements = [
+        [*g.array_form, spec.n] for g in groups.permutation_group(spec.n, spec.group_generators).generate()
+    ]
+    seen, orbits = set(), 0
+    for item in itertools.product(outputs, range(c_out), monomials):
+        if item in seen:
+            continue
+        orbits += 1
+        k, o, monomial = item
+        for g in elements:
+            image = tuple(sorted((g[i], c) for i, c in monomial))
+            seen.add((None if k is None else g[k], o, image))
+    return orbits
+
+
+@pytest.mark.parametrize(
+    ("spec", "c_in", "c_out"),
+    [
+        (LayerSpec(n=4, degree=2, bias=True), 2, 1),
+        (LayerSpec(n=5, degree=2, group="dihedral"), 2, 2),
+        (LayerSpec(n=4, degree=3, group="cyclic"), 2, 1),
+        (LayerSpec(n=3, degree=3, bias=True), 2, 1),
+        (LayerSpec(n=4, degree=2, mode="invariant", bias=True), 3, 2),
+        (LayerSpec(n=4, degree=2, indexing="full", gauge="symmetric"), 2, 2),
+    ],
+    ids=str,
+)
+def test_channel_parameters_match_a_brute_force_orbit_count(spec: LayerSpec, c_in: int, c_out: int) -> None:
+    layer = TiedPolynomialLayer(spec, c_in, c_out)
+    assert layer.num_parameters == _brute_force_channel_orbits(spec, c_in, c_out)
+
+
+def test_unoriented_channel_blocks_are_not_equivariant() -> None:
+    """The reason for orientations: one c_out × c_in² block per scalar class, copied to every slot
+    without permuting its channel axes, breaks equivariance (the class of x_k x_i)."""
+    spec = LayerSpec(n=5, degree=2)
+    layer = TiedPolynomialLayer(spec, 2, 1, dtype=torch.float64)
+    with torch.no_grad():
+        layer.weight.normal_()
+    oriented = layer.dense_weight().detach()
+    naive = oriented.clone()
+    big_m = ChannelStructure(spec).index.num_monomials
+    for orbit in ChannelStructure(spec).orbits:
+        k, m = divmod(int(orbit.slots[0]), big_m)
+        outputs, monomials = np.divmod(orbit.slots, big_m)
+        naive[outputs, monomials] = oriented[k, m]
+    assert not torch.equal(naive, oriented)
+    assert equivariance_error(lambda x: layer.apply_weight(naive, x), spec, in_channels=2) > 0.01
+    assert equivariance_error(lambda x: layer.apply_weight(oriented, x), spec, in_channels=2) < 1e-12
+    with pytest.raises(AssertionError, match="equivariance error"):
+        assert_equivariant(lambda x: layer.apply_weight(naive, x), spec, in_channels=2)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        LayerSpec(n=4, degree=2, indexing="full", gauge="symmetric", bias=True),
+        LayerSpec(n=5, degree=3, indexing="full", gauge="symmetric", group="cyclic"),
+        LayerSpec(n=4, degree=2, indexing="full", gauge="symmetric", mode="invariant"),
+    ],
+    ids=str,
+)
+def test_full_indexing_with_the_symmetric_gauge_takes_channels(spec: LayerSpec) -> None:
+    one = TiedPolynomialLayer(spec, dtype=torch.float64)
+    assert one.num_parameters == derive(spec).free_parameters
+    with torch.no_grad():
+        one.weight.normal_()
+    x = torch.randn(3, spec.n, 1, dtype=torch.float64)
+    weights = one.dense_weight().detach().reshape(-1).numpy()
+    expected = evaluate_layer(WeightIndex(spec), weights, x[..., 0].numpy())
+    np.testing.assert_allclose(one(x).detach().numpy().reshape(expected.shape), expected, rtol=1e-12)
+
+    layer = TiedPolynomialLayer(spec, 2, 3, dtype=torch.float64)
+    assert layer.num_parameters == channel_orbit_count(spec, 2, 3)
+    with torch.no_grad():
+        layer.weight.normal_()
+    assert_equivariant(layer, spec, elements=12)
+    # the channel form of the symmetric gauge: swapping two (element, channel) factors changes nothing
+    weight = layer.dense_weight().detach()
+    big_n, d = spec.num_inputs, spec.degree
+    grid = weight.reshape(weight.shape[0], *(big_n,) * d, 3, *(2,) * d)
+    swapped = grid.permute(0, 2, 1, *range(3, d + 1), d + 1, d + 3, d + 2, *range(d + 4, 2 * d + 2))
+    torch.testing.assert_close(swapped, grid, rtol=0, atol=0)
 
 
 def test_forward_matches_the_numpy_reference_evaluation() -> None:
@@ -108,7 +202,11 @@ def test_basis_gradient_is_the_chain_rule_through_b() -> None:
 
 @pytest.mark.parametrize(
     ("spec", "channels"),
-    [(LayerSpec(n=5, degree=2, bias=True), (2, 2)), (LayerSpec(n=4, degree=2, indexing="full"), (1, 1))],
+    [
+        (LayerSpec(n=5, degree=2, bias=True), (2, 2)),
+        (LayerSpec(n=4, degree=2, indexing="full"), (1, 1)),
+        (LayerSpec(n=4, degree=2, indexing="full", gauge="symmetric"), (2, 1)),
+    ],
 )
 def test_projection_is_idempotent_and_fixes_tied_weights(spec: LayerSpec, channels: tuple[int, int]) -> None:
     layer = TiedPolynomialLayer(spec, *channels, dtype=torch.float64)
@@ -149,10 +247,28 @@ def test_wrong_input_shape_and_huge_dense_layers_are_refused() -> None:
 @settings(max_examples=25)
 @given(small_specs(max_n=5, max_degree=3))
 def test_random_groups_channel_layers_are_equivariant_with_the_burnside_count(spec: LayerSpec) -> None:
-    if spec.indexing == "full":
-        spec = LayerSpec(**{**spec.__dict__, "indexing": "ordered", "gauge": "none"})
+    if spec.indexing == "full" and spec.gauge == "none":
+        spec = dataclasses.replace(spec, indexing="ordered")
     layer = TiedPolynomialLayer(spec, 2, 2, dtype=torch.float64)
     assert layer.num_parameters == channel_orbit_count(spec, 2, 2)
     with torch.no_grad():
         layer.weight.normal_()
     assert_equivariant(layer, generators=spec, in_channels=2, elements=8)
+
+
+def test_scheme_classes_are_matched_up_to_renaming() -> None:
+    document = TyingScheme.from_spec(LayerSpec(n=5, degree=2, bias=True)).to_dict()
+    classes = document["class_of_weight"]
+    renamed = dict(document, class_of_weight=[6 - c for c in classes])
+    renamed["basis"] = dict(document["basis"], rows=[6 - c for c in document["basis"]["rows"]])
+    renamed["sha256"] = content_hash(renamed)
+    scheme = scheme_from_dict(renamed, rederive=False)
+    layer = TiedPolynomialLayer.from_scheme(scheme, 2, 2)
+    assert layer.num_parameters == channel_orbit_count(scheme.spec, 2, 2)
+    other = next(w for w, c in enumerate(classes) if c != classes[0])
+    swapped = list(classes)
+    swapped[0], swapped[other] = classes[other], classes[0]
+    wrong = dict(document, class_of_weight=swapped)
+    wrong["sha256"] = content_hash(wrong)
+    with pytest.raises(ValueError, match="not the orbits"):
+        TiedPolynomialLayer.from_scheme(scheme_from_dict(wrong, rederive=False))

@@ -21,9 +21,14 @@ unrestricted sums, ``Σ_π μ(π) Π_groups``, where a group containing ``B₀``
 pinned to ``k`` and every other group is a power-sum tensor
 ``P_s[c₁..c_s] = Σ_v Π x_{v,cᵢ}`` (``μ(π) = Π_blocks (−1)^{|β|−1}(|β|−1)!``).
 
-``pooling="mean"`` replaces every power sum by the set's mean
-``P_s / n`` (moments instead of sums), which keeps the scale of every term
-independent of the set size; ``"sum"`` matches :class:`TiedPolynomialLayer`
+``pooling="mean"`` replaces every power sum ``P_s`` of the expansion by the
+set's moment ``P_s / n``; factors pinned to ``x_k``, bias factors and the
+Möbius coefficients are unchanged.  The layer is then a function of ``x_k``
+and the empirical distribution of the set (a set and its r-fold copy give the
+same outputs, tested), with the scale of every term independent of ``n``.
+At degree 1 the pattern ``Σ_{i≠k} x_i = P₁ − x_k`` becomes ``mean(x) − x_k``,
+so the layer reads ``α x_k + β (mean(x) − x_k) + b``: the same functions as
+``α' x_k + β mean(x) + b``.  ``"sum"`` matches :class:`TiedPolynomialLayer`
 exactly.  Variable-size sets: ``mask`` (batch, n), ``True`` on real
 elements; padded elements enter no power sum, their outputs are zero, and
 ``n`` in the mean is the true set size.
