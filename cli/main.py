@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import click
-from polyequiv_cli.engine_commands import count_command, derive_command, verify_command
-from polyequiv_cli.scheme_commands import compile_command
 
 from polyequiv import __version__
+from polyequiv_cli.engine_commands import count_command, derive_command, verify_command
+from polyequiv_cli.scheme_commands import compile_command
+from polyequiv_cli.train_commands import compare_command, plot_command, train_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -23,6 +24,9 @@ for command in (
     count_command,
     verify_command,
     compile_command,
+    train_command,
+    compare_command,
+    plot_command,
 ):
     cli.add_command(command)
 

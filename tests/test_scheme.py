@@ -99,3 +99,18 @@ def test_compile_refuses_bad_input_cleanly(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "Traceback" not in result.output
     result = CliRunner().invoke(cli, ["compile", "-n", "6"])
     assert result.exit_code == 2 and "Missing option" in result.output
+
+
+def test_written_files_follow_the_umask(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    from polyequiv.fileio import atomic_write_text
+
+    previous = os.umask(0o022)
+    try:
+        path = atomic_write_text(tmp_path / "x.txt", "hello")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert path.read_text() == "hello"

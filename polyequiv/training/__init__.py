@@ -1,1 +1,48 @@
-"""Training and evaluation on set tasks (see issue 4)."""
+"""Training and evaluation on set tasks: runs, checkpoints, results, comparisons and plots.
+
+    from polyequiv.training import RunConfig, train, compare, read_results, plot_metric
+
+    config = RunConfig.create("digit-sum", "tied-linear", seed=0)
+    results = train(config, "runs/tied-linear")      # checkpoint per epoch, then results.json
+
+================  ==================================================================
+module            job
+================  ==================================================================
+``config``        :class:`RunConfig`: what decides a run's numbers
+``loop``          :func:`train`: one run, a checkpoint per epoch, ``results.json``
+``checkpoint``    atomic checkpoints
+``evaluation``    per-cardinality accuracy / MAE, permutation and padding diagnostics
+``results``       ``results.json`` schema, reading, aligned and Markdown tables
+``comparison``    several models, one task, one seed
+``plotting``      metric against cardinality, one line per run (matplotlib, Agg)
+================  ==================================================================
+
+The names below are imported lazily, so reading results does not import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "RunConfig": "config",
+    "ConfigError": "config",
+    "train": "loop",
+    "RunFolderError": "loop",
+    "evaluate": "evaluation",
+    "compare": "comparison",
+    "read_results": "results",
+    "find_runs": "results",
+    "comparison_rows": "results",
+    "format_table": "results",
+    "plot_metric": "plotting",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,265 @@
+"""`polyequiv train`, `polyequiv compare`, `polyequiv plot`: set tasks, models, results and pictures."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from polyequiv.fileio import atomic_write_text
+from polyequiv.tasks import TaskError, task_names
+from polyequiv.training.results import ResultsError, comparison_rows, find_runs, format_table, read_results
+from polyequiv_cli.options import echo_json, parse_n_range
+
+# torch is imported only by the commands that train, so `polyequiv derive` stays fast; this list is
+# checked against polyequiv.models.model_names() by the tests.
+MODEL_NAMES = ("tied-linear", "tied-quadratic", "deepsets", "lstm", "mlp", "penalty-mlp")
+LOSSES = ("l1", "mse")
+SCHEDULES = ("constant", "cosine")
+
+
+def _library_errors() -> tuple[type[Exception], ...]:
+    from polyequiv.models import ModelError
+    from polyequiv.training.checkpoint import CheckpointError
+    from polyequiv.training.config import ConfigError
+    from polyequiv.training.loop import RunFolderError
+
+    return TaskError, ResultsError, ModelError, ConfigError, CheckpointError, RunFolderError
+
+
+def training_errors(function: Callable) -> Callable:
+    """Library errors (bad sizes, config mismatch, occupied run folder) as one-line usage errors, exit 2."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except ValueError as error:
+            if isinstance(error, _library_errors()):
+                raise click.BadParameter(str(error)) from None
+            raise
+
+    return wrapper
+
+
+def _parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """``("hidden=4", "pooling=mean")`` → ``{"hidden": 4, "pooling": "mean"}`` (JSON values parsed)."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE (e.g. hidden=4)", param_hint="'--option'")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        options[key.strip()] = value
+    return options
+
+
+def run_options(command: Callable) -> Callable:
+    """Flags shared by `train` and `compare`: task sizes, optimiser settings, seed, threads, device."""
+    options = [
+        click.option("--epochs", type=click.IntRange(min=1), default=None,
+                     help="Epochs (default: the model's own; 20 for the lab's settings)."),
+        click.option("--batch-size", type=click.IntRange(min=1), default=None,
+                     help="Sets per step (default 64)."),
+        click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
+                     help="Adam learning rate (default: the model's own; the lab's is 1e-3)."),
+        click.option("--loss", type=click.Choice(LOSSES), default=None, help="Training loss (default l1)."),
+        click.option("--schedule", type=click.Choice(SCHEDULES), default=None,
+                     help="Constant rate, or cosine decay to 0 (default: the model's own)."),
+        click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+                     help="Seeds data, weights and batch order: same seed, same numbers."),
+        click.option("--quick", is_flag=True, help="Small sizes (CI, notebooks): e.g. 5,000 training sets."),
+        click.option("--train-size", type=click.IntRange(min=1), default=None, help="Training sets."),
+        click.option("--valid-size", type=click.IntRange(min=0), default=None, help="Validation sets."),
+        click.option("--test-size", type=click.IntRange(min=1), default=None,
+                     help="Test sets per cardinality."),
+        click.option("--cardinalities", default=None, metavar="RANGE",
+                     help="Test cardinalities, e.g. 5-100:5 or 5,10,100."),
+        click.option("--option", "option_pairs", multiple=True, metavar="KEY=VALUE",
+                     help="Model option, repeatable: hidden=4, pooling=mean, penalty=1.0, …"),
+        click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="Torch threads; 1 is fastest for these small models."),
+        click.option("--device", default="cpu", show_default=True,
+                     help="Torch device: cpu, cuda, cuda:1, mps."),
+        click.option("--progress/--no-progress", default=None,
+                     help="Progress bar on stderr (default: when stderr is a terminal)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _check_device(device: str) -> str:
+    import torch
+
+    try:
+        torch.empty(0, device=device)
+    except (RuntimeError, AssertionError) as error:
+        message = str(error).splitlines()[0] if str(error) else "not available"
+        raise click.BadParameter(f"device {device!r} cannot be used here: {message}",
+                                 param_hint="'--device'") from None
+    return device
+
+
+def _task_options(quick: bool, train_size: int | None, valid_size: int | None, test_size: int | None,
+                  cardinalities: str | None) -> dict[str, Any]:
+    options: dict[str, Any] = {"quick": True} if quick else {}
+    sizes = {"train": train_size, "valid": valid_size, "test": test_size}
+    options.update({k: v for k, v in sizes.items() if v is not None})
+    if cardinalities is not None:
+        try:
+            options["cardinalities"] = parse_n_range(cardinalities)
+        except click.BadParameter as error:
+            raise click.BadParameter(error.message, param_hint="'--cardinalities'") from None
+    return options
+
+
+def _echo_err(line: str) -> None:
+    click.echo(line, err=True)
+
+
+TASK_OPTION = click.option("--task", "task", type=click.Choice(task_names()), required=True, help="Set task.")
+
+
+@click.command("train")
+@TASK_OPTION
+@click.option("--model", "model", type=click.Choice(MODEL_NAMES), required=True, help="Model to train.")
+@run_options
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Run folder: checkpoint.pt, train.log, results.json.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option("--overwrite", is_flag=True, help="Replace a run already in --out.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@training_errors
+def train_command(task: str, model: str, out: Path, resume: bool, overwrite: bool, output_format: str,
+                  epochs: int | None, batch_size: int | None, lr: float | None, loss: str | None,
+                  schedule: str | None, seed: int, quick: bool, train_size: int | None,
+                  valid_size: int | None, test_size: int | None, cardinalities: str | None,
+                  option_pairs: tuple[str, ...], threads: int, device: str, progress: bool | None) -> None:
+    """Train one model on one set task; write a checkpoint every epoch and results.json at the end.
+
+    \b
+    Example: polyequiv train --task digit-sum --model tied-linear --out runs/tied
+    The log goes to stderr and runs/tied/train.log; the table of accuracy and
+    MAE per test cardinality to stdout.  Interrupted? Add --resume.
+    """
+    from polyequiv.training.config import RunConfig
+    from polyequiv.training.loop import train
+
+    config = RunConfig.create(
+        task, model, seed=seed, epochs=epochs, batch_size=batch_size, lr=lr, loss=loss, schedule=schedule,
+        model_options=_parse_options(option_pairs),
+        task_options=_task_options(quick, train_size, valid_size, test_size, cardinalities))
+    show = sys.stderr.isatty() if progress is None else progress
+    results = train(config, out, resume=resume, overwrite=overwrite, threads=threads,
+                    device=_check_device(device), progress=show, echo=_echo_err)
+    if results is None:
+        return
+    if output_format == "json":
+        echo_json(results)
+    else:
+        click.echo(format_table(*comparison_rows([results])))
+
+
+@click.command("compare")
+@TASK_OPTION
+@click.option("--models", default=None, metavar="NAMES",
+              help=f"Comma-separated models (default: all that can do the task): {', '.join(MODEL_NAMES)}.")
+@run_options
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder of run folders, one per model (default: runs/compare-TASK).")
+@click.option("--overwrite", is_flag=True, help="Retrain models whose runs are already in --out.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write every run's results to this JSON file.")
+@click.option("--format", "output_format", type=click.Choice(["text", "markdown", "json"]), default="text",
+              show_default=True)
+@training_errors
+def compare_command(task: str, models: str | None, out: Path | None, overwrite: bool, json_path: Path | None,
+                    output_format: str, epochs: int | None, batch_size: int | None, lr: float | None,
+                    loss: str | None, schedule: str | None, seed: int, quick: bool, train_size: int | None,
+                    valid_size: int | None, test_size: int | None, cardinalities: str | None,
+                    option_pairs: tuple[str, ...], threads: int, device: str, progress: bool | None) -> None:
+    """Train every model on one task with the same seed and print one table.
+
+    \b
+    Example: polyequiv compare --task digit-sum --quick
+    Finished runs in --out with the same settings are reused, interrupted ones resumed.
+    Settings given here (--epochs, --lr, …) apply to every model; otherwise each
+    model trains with its own defaults (the lab's for deepsets, lstm and mlp).
+    """
+    from polyequiv.models import get_model_definition
+    from polyequiv.training.comparison import compare, supported_models
+    from polyequiv.training.config import RunConfig
+
+    wanted = None
+    if models is not None:
+        wanted = [name.strip() for name in models.split(",") if name.strip()]
+        for name in wanted:
+            if name not in MODEL_NAMES:
+                raise click.BadParameter(f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES)}",
+                                         param_hint="'--models'")
+    able, unable = supported_models(task, wanted)
+    for name, reason in unable.items():
+        _echo_err(f"skipping {name}: {reason}")
+    if not able:
+        raise click.BadParameter(f"none of the models can do {task}", param_hint="'--models'")
+    options = _parse_options(option_pairs)
+    for key in options:
+        if not any(key in get_model_definition(name).options for name in able):
+            raise click.BadParameter(f"no model here takes option {key!r}", param_hint="'--option'")
+    task_options = _task_options(quick, train_size, valid_size, test_size, cardinalities)
+    configs = []
+    for name in able:
+        accepted = get_model_definition(name).options
+        configs.append(RunConfig.create(
+            task, name, seed=seed, epochs=epochs, batch_size=batch_size, lr=lr, loss=loss, schedule=schedule,
+            task_options=task_options, model_options={k: v for k, v in options.items() if k in accepted}))
+    show = sys.stderr.isatty() if progress is None else progress
+    runs = compare(configs, out or Path("runs") / f"compare-{task}", overwrite=overwrite, threads=threads,
+                   device=_check_device(device), progress=show, echo=_echo_err)
+    if json_path is not None:
+        atomic_write_text(json_path, json.dumps(runs, indent=2) + "\n")
+    if output_format == "json":
+        echo_json(runs)
+    else:
+        click.echo(format_table(*comparison_rows(runs), markdown=output_format == "markdown"))
+
+
+@click.command("plot")
+@click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Image file (.png, .svg, .pdf).")
+@click.option("--metric", type=click.Choice(["accuracy", "mae", "relative_mae"]), default=None,
+              help="What to draw against cardinality (default: accuracy when the task has it, else MAE).")
+@click.option("--title", default=None, help="Figure title.")
+def plot_command(runs: tuple[Path, ...], output: Path, metric: str | None, title: str | None) -> None:
+    """Draw accuracy (or error) against set cardinality, one line per run (the lab's Task 7).
+
+    \b
+    Example: polyequiv plot runs/compare-digit-sum -o accuracy.png
+    RUNS are run folders, or folders of run folders (as written by compare).
+    """
+    from polyequiv.training.plotting import plot_metric, run_labels
+
+    try:
+        folders = find_runs(runs)
+        results = [read_results(path) for path in folders]
+    except ResultsError as error:
+        raise click.BadParameter(str(error), param_hint="'RUNS'") from None
+    if metric is None:
+        metric = "accuracy" if all(row.get("accuracy") is not None for run in results
+                                   for row in run["evaluation"]["per_cardinality"]) else "mae"
+    try:
+        plot_metric(results, metric, output, labels=run_labels(results, folders), title=title)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="'--metric'") from None
+    click.echo(f"wrote {output} ({len(results)} runs, {metric})")

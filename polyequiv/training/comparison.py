@@ -1,0 +1,69 @@
+"""Train several models on one task with the same seed and put their results side by side.
+
+Each model trains into ``out/<model>``.  A model whose folder already holds
+finished results of the same config is reused; one with a checkpoint of the
+same config is resumed; a folder holding another config is an error (pick
+another ``out``, or pass ``overwrite``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, cast
+
+from polyequiv.models import ModelContext, ModelError, build_model, model_names
+from polyequiv.tasks import get_definition
+from polyequiv.training.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from polyequiv.training.config import ConfigError, RunConfig
+from polyequiv.training.loop import train
+from polyequiv.training.results import RESULTS_NAME, ResultsError, read_results
+
+
+def supported_models(task: str, models: Sequence[str] | None = None) -> tuple[list[str], dict[str, str]]:
+    """The models (default: all) that can do ``task``, and ``{model: reason}`` for those that cannot."""
+    definition = get_definition(task)
+    context = ModelContext(definition.elements, definition.equivariant, definition.full.max_train)
+    able, unable = [], {}
+    for name in models or model_names():
+        try:
+            build_model(name, context)
+        except ModelError as error:
+            unable[name] = str(error)
+        else:
+            able.append(name)
+    return able, unable
+
+
+def compare(configs: Sequence[RunConfig], out: str | Path, *, overwrite: bool = False, threads: int = 1,
+            device: str = "cpu", progress: bool = False,
+            echo: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+    """Train (or reuse, or resume) each config into ``out/<model>`` and return the results in order."""
+    say = echo or (lambda line: None)
+    results = []
+    for config in configs:
+        folder = Path(out) / config.model
+        if not overwrite and (folder / RESULTS_NAME).is_file():
+            try:
+                finished = read_results(folder)
+            except ResultsError:
+                finished = None
+            if finished is not None and RunConfig.from_dict(finished["config"]) == config:
+                say(f"{config.model}: reusing the finished run in {folder}")
+                results.append(finished)
+                continue
+        resume = False
+        if not overwrite and (folder / CHECKPOINT_NAME).is_file():
+            saved = RunConfig.from_dict(load_checkpoint(folder / CHECKPOINT_NAME)["config"])
+            if saved != config:
+                raise ConfigError(f"{folder} holds a run of another config ("
+                                  + "; ".join(saved.differences(config))
+                                  + "); use another --out or --overwrite")
+            resume = True
+        elif not overwrite and (folder / RESULTS_NAME).is_file():
+            raise ConfigError(f"{folder} holds results of another config; use another --out or --overwrite")
+        say(f"{config.model}: training into {folder}")
+        run = train(config, folder, resume=resume, overwrite=overwrite, threads=threads, device=device,
+                    progress=progress, echo=echo)
+        results.append(cast(dict[str, Any], run))  # None only with stop_after_epochs, not used here
+    return results

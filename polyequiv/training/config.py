@@ -1,0 +1,131 @@
+"""`RunConfig`: everything that decides a run's numbers (task, sizes, model, seed, optimiser settings).
+
+Run-time choices that do not change what is computed — threads, device, the
+progress bar — are not part of it, so a run can be resumed on another thread count.
+
+    >>> config = RunConfig.create("digit-sum", "deepsets", seed=3, epochs=2, task_options={"quick": True})
+    >>> config.lr, config.loss, config.batch_size
+    (0.001, 'l1', 64)
+    >>> RunConfig.from_dict(config.to_dict()) == config
+    True
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from polyequiv.models import ModelError, get_model_definition
+from polyequiv.tasks import TaskError, get_definition
+
+LOSSES = ("l1", "mse")
+SCHEDULES = ("constant", "cosine")
+TASK_OPTIONS = ("quick", "train", "valid", "test", "cardinalities")
+
+
+class ConfigError(ValueError):
+    """A run configuration that cannot be trained (bad value, unknown name, mismatch on resume)."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """The settings of one training run.
+
+    Attributes
+    ----------
+    task, model : str
+        Names from :mod:`polyequiv.tasks` and :mod:`polyequiv.models`.
+    seed : int
+        Seeds the data (numpy), the initial weights (torch) and the batch order of every epoch.
+    epochs, batch_size : int
+        Passes over the training set, sets per optimiser step.
+    lr : float
+        Adam learning rate (the peak, with the cosine schedule).
+    loss : {"l1", "mse"}
+        Mean absolute or squared error (per set, or per real element for equivariant tasks).
+    schedule : {"constant", "cosine"}
+        Constant learning rate, or cosine decay to 0 over all steps.
+    model_options, task_options : dict
+        Overrides of the model's options and of the task sizes (``quick``, ``train``, ``valid``,
+        ``test``, ``cardinalities``).
+    """
+
+    task: str
+    model: str
+    seed: int = 0
+    epochs: int = 20
+    batch_size: int = 64
+    lr: float = 1e-3
+    loss: str = "l1"
+    schedule: str = "constant"
+    model_options: dict[str, Any] = field(default_factory=dict)
+    task_options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        try:
+            get_definition(self.task)
+            get_model_definition(self.model)
+        except (TaskError, ModelError) as error:
+            raise ConfigError(str(error)) from None
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if not self.lr > 0:
+            raise ConfigError(f"lr must be positive, got {self.lr!r}")
+        if self.loss not in LOSSES:
+            raise ConfigError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
+        unknown = set(self.task_options) - set(TASK_OPTIONS)
+        if unknown:
+            raise ConfigError(f"unknown task option {sorted(unknown)[0]!r}; "
+                              f"choose from {', '.join(TASK_OPTIONS)}")
+        known = get_model_definition(self.model).options
+        unknown = set(self.model_options) - set(known)
+        if unknown:
+            raise ConfigError(f"model {self.model!r} takes no option {sorted(unknown)[0]!r} "
+                              f"(its options: {', '.join(known) or 'none'})")
+
+    @classmethod
+    def create(cls, task: str, model: str, *, seed: int = 0, epochs: int | None = None,
+               batch_size: int | None = None, lr: float | None = None, loss: str | None = None,
+               schedule: str | None = None, model_options: dict[str, Any] | None = None,
+               task_options: dict[str, Any] | None = None) -> RunConfig:
+        """A config with the model's own training defaults for every setting left ``None``.
+
+        The lab's baselines default to the lab's settings (20 epochs, batch 64, Adam 1e-3,
+        L1, constant rate); each model's defaults are ``MODELS[model].training``.
+        """
+        try:
+            defaults = dict(get_model_definition(model).training)
+        except ModelError as error:
+            raise ConfigError(str(error)) from None
+        given = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "loss": loss, "schedule": schedule}
+        settings = {**defaults, **{k: v for k, v in given.items() if v is not None}}
+        options = {k: v for k, v in (task_options or {}).items() if v is not None}
+        if "cardinalities" in options:
+            options["cardinalities"] = sorted({int(c) for c in options["cardinalities"]})
+        return cls(task=task, model=model, seed=seed, model_options=dict(model_options or {}),
+                   task_options=options, **settings)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        """Inverse of :meth:`to_dict`; unknown fields raise :class:`ConfigError`."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"a run config must be a JSON object, got {type(data).__name__}")
+        known = set(cls.__dataclass_fields__)
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(f"unknown run config fields: {sorted(unknown)}")
+        return cls(**data)
+
+    def differences(self, other: RunConfig) -> list[str]:
+        """``"name: mine != theirs"`` for every field that differs (empty when equal)."""
+        mine, theirs = self.to_dict(), other.to_dict()
+        return [f"{key}: {mine[key]!r} != {theirs[key]!r}" for key in mine if mine[key] != theirs[key]]

@@ -1,0 +1,139 @@
+"""Evaluation: per-cardinality accuracy and error, and how far a model is from being a set function.
+
+Metrics of one test split (sets of exactly ``c`` elements):
+
+``mae``
+    Mean absolute error, per set (invariant tasks) or per element (equivariant tasks).
+``relative_mae``
+    ``mae / mean |y|``: comparable across cardinalities whose targets grow with ``c``.
+``accuracy``
+    Fraction of sets whose prediction, rounded to the nearest integer, equals the
+    target (the lab's metric; integer-valued tasks only, ``None`` otherwise).
+
+Diagnostics, on (at most) 1,000 training-size sets:
+
+``permutation_shift``
+    Mean ``|f(σ·x) − f(x)|`` (invariant) or ``|f(σ·x) − σ·f(x)|`` (equivariant) for a
+    random permutation σ of the real elements of each set; 0 for a set function.
+``padding_shift``
+    Mean change of the predictions when 5 more padding zeros are prepended; 0 when
+    padding is invisible to the model (``None`` when a fixed-width model has no room).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from polyequiv.models import ModelError, SetModel
+from polyequiv.tasks import SetBatch, SetTask
+
+DIAGNOSTIC_SETS = 1_000
+EXTRA_PADDING = 5
+
+
+def to_tensors(batch: SetBatch, device: str | torch.device = "cpu") -> tuple[Tensor, Tensor, Tensor]:
+    """``(values, mask, targets)`` as torch tensors (digits stay ``int64``)."""
+    return (torch.from_numpy(batch.values).to(device), torch.from_numpy(batch.mask).to(device),
+            torch.from_numpy(batch.targets).to(device))
+
+
+@torch.no_grad()
+def predict(model: SetModel, values: Tensor, mask: Tensor, *, batch_size: int = 1_000) -> Tensor:
+    """Model outputs for all rows, in chunks of ``batch_size``, in eval mode."""
+    was_training = model.training
+    model.eval()
+    try:
+        parts = [model(values[i:i + batch_size], mask[i:i + batch_size])
+                 for i in range(0, len(values), batch_size)]
+    finally:
+        model.train(was_training)
+    return torch.cat(parts)
+
+
+def split_metrics(predictions: Tensor, targets: Tensor, mask: Tensor, *,
+                  discrete: bool) -> dict[str, float | None]:
+    """``mae``, ``relative_mae`` and (for integer targets) ``accuracy`` of one split."""
+    predictions, targets = predictions.double(), targets.double()
+    if targets.dim() == 2:  # equivariant: real elements only
+        weight = mask.double()
+        count = weight.sum().clamp_min(1)
+        mae = float(((predictions - targets).abs() * weight).sum() / count)
+        scale = float((targets.abs() * weight).sum() / count)
+    else:
+        mae = float((predictions - targets).abs().mean())
+        scale = float(targets.abs().mean())
+    accuracy = None
+    if discrete and targets.dim() == 1:
+        accuracy = float((torch.round(predictions) == targets).double().mean())
+    return {"mae": mae, "relative_mae": mae / scale if scale > 0 else None, "accuracy": accuracy}
+
+
+def evaluate(model: SetModel, task: SetTask, *, batch_size: int = 1_000,
+             device: str | torch.device = "cpu") -> list[dict[str, Any]]:
+    """One record per test cardinality: ``cardinality``, ``samples``, ``accuracy``, ``mae``,
+    ``relative_mae``."""
+    records = []
+    for cardinality, batch in sorted(task.test.items()):
+        values, mask, targets = to_tensors(batch, device)
+        predictions = predict(model, values, mask, batch_size=batch_size)
+        metrics = split_metrics(predictions.cpu(), targets.cpu(), mask.cpu(), discrete=task.discrete)
+        records.append({"cardinality": cardinality, "samples": len(batch), **metrics})
+    return records
+
+
+def permute_elements(batch: SetBatch, rng: np.random.Generator) -> tuple[SetBatch, np.ndarray]:
+    """Each set with its real elements shuffled (padding stays on the left), and the row-wise order used."""
+    keys = rng.random(batch.values.shape) + np.where(batch.mask, 1.0, 0.0)  # padding sorts first
+    order = np.argsort(keys, axis=1, kind="stable")
+    rows = np.arange(len(batch))[:, None]
+    targets = batch.targets[rows, order] if batch.targets.ndim == 2 else batch.targets
+    return SetBatch(batch.values[rows, order], batch.mask[rows, order], targets), order
+
+
+def pad_more(batch: SetBatch, extra: int) -> SetBatch:
+    """The same sets with ``extra`` more padding zeros on the left."""
+    values = np.pad(batch.values, ((0, 0), (extra, 0)))
+    mask = np.pad(batch.mask, ((0, 0), (extra, 0)))
+    targets = np.pad(batch.targets, ((0, 0), (extra, 0))) if batch.targets.ndim == 2 else batch.targets
+    return SetBatch(values, mask, targets)
+
+
+def diagnostics(model: SetModel, task: SetTask, *, seed: int, device: str | torch.device = "cpu",
+                batch_size: int = 1_000) -> dict[str, float | None]:
+    """``permutation_shift`` and ``padding_shift`` (see the module docstring), plus the model's own numbers.
+
+    ``padding_shift`` is ``None`` for a fixed-width model with no room for more padding.
+    """
+    source = task.valid if task.valid is not None else task.train
+    batch = source.take(slice(0, DIAGNOSTIC_SETS))
+    values, mask, _ = to_tensors(batch, device)
+    base = predict(model, values, mask, batch_size=batch_size).cpu().double()
+
+    permuted, order = permute_elements(batch, np.random.default_rng([seed, 31337]))
+    p_values, p_mask, _ = to_tensors(permuted, device)
+    shuffled = predict(model, p_values, p_mask, batch_size=batch_size).cpu().double()
+    expected = base[torch.arange(len(batch))[:, None], torch.from_numpy(order)] if task.equivariant else base
+
+    padded = pad_more(batch, EXTRA_PADDING)
+    q_values, q_mask, _ = to_tensors(padded, device)
+    try:
+        more: Tensor | None = predict(model, q_values, q_mask, batch_size=batch_size).cpu().double()
+    except ModelError:  # a fixed-width model with no room for more padding
+        more = None
+    padding_shift = None
+    if task.equivariant:
+        weight = torch.from_numpy(batch.mask).double()
+        count = weight.sum().clamp_min(1)
+        moved = torch.from_numpy(permuted.mask)
+        permutation_shift = float(((shuffled - expected).abs() * moved).sum() / count)
+        if more is not None:
+            padding_shift = float(((more[:, EXTRA_PADDING:] - base).abs() * weight).sum() / count)
+    else:
+        permutation_shift = float((shuffled - expected).abs().mean())
+        if more is not None:
+            padding_shift = float((more - base).abs().mean())
+    return {"permutation_shift": permutation_shift, "padding_shift": padding_shift, **model.diagnostics()}

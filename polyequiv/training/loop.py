@@ -1,0 +1,265 @@
+"""Training one run: data, model, Adam, a checkpoint after every epoch, evaluation, ``results.json``.
+
+A run folder holds ``checkpoint.pt`` (after every epoch, atomic), ``train.log``
+(one line per epoch) and, when finished, ``results.json``.
+
+Reproducibility: the data come from :func:`polyequiv.tasks.make_task` with the
+run's seed; the initial weights from ``torch.manual_seed(seed)``; the batch order
+of epoch ``e`` from :func:`batch_order` ``(seed, e)``.  So the same config gives the
+same numbers, and a run resumed from its checkpoint reaches the same final
+weights as one that was never interrupted (on the same device and thread count).
+
+Threads: the models here are small, and torch's intra-op threads then cost more
+than they give (on a 2-core machine, 2 threads made small models up to 100×
+slower, nearly all in system time).  The default is 1 thread.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+from tqdm import tqdm
+
+import polyequiv
+from polyequiv.models import ModelContext, SetModel, build_model, count_parameters, get_model_definition
+from polyequiv.tasks import SetTask, make_task
+from polyequiv.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from polyequiv.training.config import ConfigError, RunConfig
+from polyequiv.training.evaluation import diagnostics, evaluate, to_tensors
+from polyequiv.training.results import RESULTS_NAME, SCHEMA, write_results
+
+LOG_NAME = "train.log"
+
+
+class RunFolderError(ValueError):
+    """An output folder that already holds a run (and neither resume nor overwrite was asked)."""
+
+
+def batch_order(seed: int, epoch: int, size: int) -> np.ndarray:
+    """The order of the training sets in epoch ``epoch`` (0-based): a function of ``(seed, epoch)`` only."""
+    return np.random.default_rng([seed, 2, epoch]).permutation(size)
+
+
+def set_threads(threads: int) -> None:
+    """Use ``threads`` intra-op threads in torch (1 is fastest for small models)."""
+    if threads < 1:
+        raise ConfigError(f"threads must be ≥ 1, got {threads}")
+    torch.set_num_threads(threads)
+
+
+def loss_value(kind: str, predictions: Tensor, targets: Tensor, mask: Tensor) -> Tensor:
+    """Mean ``|ŷ − y|`` (``l1``) or ``(ŷ − y)²`` (``mse``): per set, or per real element when per-element."""
+    error = predictions - targets
+    error = error.abs() if kind == "l1" else error.square()
+    if targets.dim() == 2:
+        weight = mask.to(error.dtype)
+        return (error * weight).sum() / weight.sum().clamp_min(1)
+    return error.mean()
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, schedule: str, total_steps: int
+                   ) -> torch.optim.lr_scheduler.LambdaLR:
+    """Per-step multiplier: 1 (``constant``) or ``(1 + cos(π t / T)) / 2`` (``cosine``, to 0 at the end)."""
+    if schedule == "cosine":
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total_steps) / total_steps)))
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+
+
+def build(config: RunConfig, device: str = "cpu") -> tuple[SetTask, SetModel]:
+    """The task (from the seed) and the freshly initialised model (from the seed)."""
+    task = make_task(config.task, seed=config.seed, **config.task_options)
+    torch.manual_seed(config.seed)
+    model = build_model(config.model, ModelContext.of(task), **config.model_options)
+    return task, model.to(device)
+
+
+def train(
+    config: RunConfig,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    threads: int = 1,
+    device: str = "cpu",
+    progress: bool = False,
+    echo: Callable[[str], None] | None = None,
+    stop_after_epochs: int | None = None,
+) -> dict[str, Any] | None:
+    """Train ``config`` into the folder ``out`` and return the results (also written to ``results.json``).
+
+    Parameters
+    ----------
+    config : RunConfig
+        What to train.
+    out : path
+        Run folder; created if missing.
+    resume : bool
+        Continue from ``out/checkpoint.pt``; its config must equal ``config``.
+    overwrite : bool
+        Discard a run already in ``out`` (its checkpoint, log and results).
+    threads, device : int, str
+        Torch threads and device; they do not enter the config.
+    progress : bool
+        Show a tqdm progress bar per epoch on stderr.
+    echo : callable, optional
+        Receives each log line (the CLI passes ``click.echo``).
+    stop_after_epochs : int, optional
+        Stop after this many epochs *in this call*, leaving the checkpoint and no
+        results (to time-box a session, and to test resuming).  Returns ``None`` then.
+
+    Raises
+    ------
+    RunFolderError
+        When ``out`` already holds a run and neither ``resume`` nor ``overwrite`` is set.
+    ConfigError
+        When resuming a checkpoint whose config differs from ``config``.
+    CheckpointError
+        When ``resume`` is set and there is no readable checkpoint.
+    """
+    folder = Path(out)
+    checkpoint_path, log_path = folder / CHECKPOINT_NAME, folder / LOG_NAME
+    existing = [p for p in (checkpoint_path, folder / RESULTS_NAME) if p.exists()]
+    if existing and not (resume or overwrite):
+        raise RunFolderError(f"{folder} already holds a run ({existing[0].name}); "
+                             "resume it with --resume or replace it with --overwrite")
+    set_threads(threads)
+    say = echo or (lambda line: None)
+    task, model = build(config, device)
+    if overwrite and not resume:
+        for name in (CHECKPOINT_NAME, RESULTS_NAME, LOG_NAME):
+            (folder / name).unlink(missing_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    values, mask, targets = to_tensors(task.train, device)
+    valid = to_tensors(task.valid, device) if task.valid is not None else None
+    batches = math.ceil(len(task.train) / config.batch_size)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    scheduler = make_scheduler(optimizer, config.schedule, config.epochs * batches)
+    state: dict[str, Any] = {"epoch": 0, "loss_history": [], "penalty_history": [], "valid_history": [],
+                             "train_seconds": 0.0, "sessions": 0}
+
+    if resume:
+        saved = load_checkpoint(checkpoint_path)
+        saved_config = RunConfig.from_dict(saved["config"])
+        if saved_config != config:
+            raise ConfigError(f"{checkpoint_path} was written by another config ("
+                              + "; ".join(saved_config.differences(config)) + ")")
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        torch.set_rng_state(saved["torch_rng"])
+        state = {key: saved[key] for key in state}
+        say(f"resuming {folder} after epoch {state['epoch']}/{config.epochs}")
+    state["sessions"] += 1
+
+    with log_path.open("a", encoding="utf-8") as log:
+        def note(line: str) -> None:
+            log.write(line + "\n")
+            log.flush()
+            say(line)
+
+        if state["epoch"] == 0:
+            note(f"task {config.task} model {config.model} seed {config.seed}: "
+                 f"{count_parameters(model):,} parameters, {len(task.train):,} training sets, "
+                 f"{config.epochs} epochs of {batches} batches, threads {threads}, device {device}")
+        done_now = 0
+        while state["epoch"] < config.epochs and (stop_after_epochs is None or done_now < stop_after_epochs):
+            epoch = state["epoch"]
+            started = time.perf_counter()
+            order = torch.from_numpy(batch_order(config.seed, epoch, len(task.train))).to(device)
+            model.train()
+            total_loss, total_penalty = 0.0, 0.0
+            bar = tqdm(range(batches), desc=f"epoch {epoch + 1}/{config.epochs}", leave=False,
+                       disable=not progress, file=sys.stderr, dynamic_ncols=True)
+            for step in bar:
+                rows = order[step * config.batch_size:(step + 1) * config.batch_size]
+                optimizer.zero_grad(set_to_none=True)
+                predictions = model(values[rows], mask[rows])
+                loss = loss_value(config.loss, predictions, targets[rows], mask[rows])
+                penalty = model.penalty()
+                objective = loss if penalty is None else loss + penalty
+                objective.backward()
+                optimizer.step()
+                scheduler.step()
+                total_loss += float(loss.detach())
+                total_penalty += 0.0 if penalty is None else float(penalty.detach())
+                if step % 50 == 0:
+                    bar.set_postfix(loss=f"{total_loss / (step + 1):.4g}")
+            bar.close()
+            state["loss_history"].append(total_loss / batches)
+            state["penalty_history"].append(total_penalty / batches)
+            if valid is not None:
+                state["valid_history"].append(_split_loss(model, config.loss, *valid))
+            state["epoch"] = epoch + 1
+            state["train_seconds"] += time.perf_counter() - started
+            save_checkpoint(checkpoint_path, {
+                "config": config.to_dict(), **state, "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "torch_rng": torch.get_rng_state(),
+            })
+            done_now += 1
+            note(f"epoch {epoch + 1}/{config.epochs}  train {config.loss} {state['loss_history'][-1]:.6g}"
+                 + (f"  penalty {state['penalty_history'][-1]:.3g}" if total_penalty else "")
+                 + (f"  valid {config.loss} {state['valid_history'][-1]:.6g}" if valid is not None else "")
+                 + f"  lr {scheduler.get_last_lr()[0]:.3g}  {time.perf_counter() - started:.1f} s")
+        if state["epoch"] < config.epochs:
+            note(f"stopped after epoch {state['epoch']}/{config.epochs}; continue with --resume")
+            return None
+
+        started = time.perf_counter()
+        per_cardinality = evaluate(model, task, device=device)
+        checks = diagnostics(model, task, seed=config.seed, device=device)
+        eval_seconds = time.perf_counter() - started
+        results = _results(config, task, model, state, per_cardinality, checks, eval_seconds, threads, device)
+        write_results(folder, results)
+        note(f"evaluated in {eval_seconds:.1f} s; results in {folder / RESULTS_NAME}")
+    return results
+
+
+@torch.no_grad()
+def _split_loss(model: SetModel, kind: str, values: Tensor, mask: Tensor, targets: Tensor) -> float:
+    model.eval()
+    try:
+        return float(loss_value(kind, model(values, mask), targets, mask))
+    finally:
+        model.train()
+
+
+def _results(config: RunConfig, task: SetTask, model: SetModel, state: dict[str, Any],
+             per_cardinality: list[dict[str, Any]], checks: dict[str, Any], eval_seconds: float,
+             threads: int, device: str) -> dict[str, Any]:
+    definition = get_model_definition(config.model)
+    return {
+        "schema": SCHEMA,
+        "config": config.to_dict(),
+        "task": task.to_dict(),
+        "model": {"name": config.model, "summary": definition.summary,
+                  "options": {**definition.options, **config.model_options},
+                  "parameters": count_parameters(model)},
+        "training": {
+            "epochs_completed": state["epoch"],
+            "final_train_loss": state["loss_history"][-1],
+            "final_penalty": state["penalty_history"][-1],
+            "final_valid_loss": state["valid_history"][-1] if state["valid_history"] else None,
+            "loss_history": state["loss_history"],
+            "valid_history": state["valid_history"],
+            "wall_time_s": round(state["train_seconds"], 3),
+            "threads": threads,
+            "device": device,
+            "sessions": state["sessions"],
+        },
+        "evaluation": {"wall_time_s": round(eval_seconds, 3), "per_cardinality": per_cardinality},
+        "diagnostics": checks,
+        "environment": {"python": platform.python_version(), "torch": torch.__version__,
+                        "numpy": np.__version__, "polyequiv": polyequiv.__version__},
+    }
+

@@ -1,0 +1,54 @@
+"""The notebooks run end to end (small settings: POLYEQUIV_QUICK=1) and show what they promise."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
+
+
+def execute(path: Path) -> nbformat.NotebookNode:
+    notebook = nbformat.read(path, as_version=4)
+    os.environ["POLYEQUIV_QUICK"] = "1"  # the kernel inherits the environment
+    try:
+        NotebookClient(notebook, timeout=600, kernel_name="python3",
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+    finally:
+        del os.environ["POLYEQUIV_QUICK"]
+    return notebook
+
+
+def outputs(notebook: nbformat.NotebookNode) -> tuple[str, int]:
+    """All text the cells printed, and how many images they showed."""
+    text, images = [], 0
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            text.append(output.get("text", ""))
+            text.append(output.get("data", {}).get("text/plain", ""))
+            images += "image/png" in output.get("data", {})
+    return "\n".join(text), images
+
+
+def test_there_are_three_notebooks() -> None:
+    assert [path.name for path in NOTEBOOKS] == [
+        "01_deriving_constraints.ipynb", "02_seed_tables.ipynb", "03_digit_sum.ipynb"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
+def test_notebook_runs_end_to_end(path: Path) -> None:
+    text, images = outputs(execute(path))
+    expected = {
+        "01_deriving_constraints": ["distinct weights      2", "distinct weights      4",
+                                    "result               PASS"],
+        "02_seed_tables": ["seed (22)", "exact classes"],
+        "03_digit_sum": ["tied-linear", "tied-quadratic", "deepsets", "lstm", "penalty-mlp", "acc@100",
+                         "equivariance residual"],
+    }[path.stem]
+    for fragment in expected:
+        assert fragment in text, f"{path.name} does not show {fragment!r}"
+    assert images >= 1, f"{path.name} draws no picture"
