@@ -44,7 +44,7 @@ def test_notebook_runs_end_to_end(path: Path) -> None:
     text, images = outputs(execute(path))
     expected = {
         "01_deriving_constraints": ["distinct weights      2", "distinct weights      4",
-                                    "result               PASS"],
+                                    "result               PASS", "same function: True"],
         "02_seed_tables": ["seed (22)", "exact classes"],
         "03_digit_sum": ["tied-linear", "tied-quadratic", "deepsets", "lstm", "penalty-mlp", "acc@100",
                          "equivariance residual"],

@@ -215,13 +215,12 @@ class SetPolyLayer(nn.Module):
         if not self.equivariant:
             return by_arity[0]
         out = x.new_zeros(x.shape[0], x.shape[1], self.out_channels)
-        outer = None
         for arity in sorted(by_arity):
             if arity == 0:
                 out = out + by_arity[0].unsqueeze(1)
                 continue
-            while outer is None or outer.shape[2] < self.in_channels**arity:
-                outer = x if outer is None else (outer.unsqueeze(-1) * x.unsqueeze(-2)).flatten(start_dim=2)
+            # x_k^{⊗arity}, flattened: (batch, n, c_in^arity)
+            outer = _outer_power(x, arity)
             out = out + torch.bmm(outer, by_arity[arity].flatten(start_dim=2).transpose(1, 2))
         if self.equivariant and mask is not None:
             out = out * mask.unsqueeze(-1).to(out.dtype)
@@ -300,6 +299,18 @@ def _pattern_blocks(structure: ChannelStructure, spec: LayerSpec, c_in: int, c_o
         width = c_out * orbit.block_size(c_in)
         yield Pattern.of(orbit, spec).key, (offset, width)
         offset += width
+
+
+def _outer_power(x: Tensor, power: int) -> Tensor:
+    """``x_k^{⊗power}`` per element, flattened in C order: ``(batch, n, c^power)`` from ``(batch, n, c)``.
+
+    The power is counted explicitly: with one channel ``c^power = 1`` for every
+    power, so the width of the result cannot tell ``x_k`` from ``x_k²``.
+    """
+    outer = x
+    for _ in range(power - 1):
+        outer = (outer.unsqueeze(-1) * x.unsqueeze(-2)).flatten(start_dim=2)
+    return outer
 
 
 def _set_partitions(items: list[int]):
