@@ -1,4 +1,4 @@
-"""Set models for the tasks of :mod:`polyequiv.tasks`: tied polynomial networks and the usual baselines.
+"""Set models (a domain of :mod:`polyequiv.models`): tied polynomial networks and the usual baselines.
 
 Every model maps a left-padded batch to predictions::
 
@@ -29,6 +29,7 @@ token, kept as the lab specifies).  Real-valued elements enter the baselines
 through ``nn.Linear(1, 128)`` in place of the embedding.
 
     >>> import torch
+    >>> from polyequiv.models import build_model
     >>> model = build_model("deepsets", ModelContext("digits", equivariant=False, max_cardinality=100))
     >>> model(torch.tensor([[0, 3, 4]]), torch.tensor([[False, True, True]])).shape
     torch.Size([1])
@@ -39,56 +40,20 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from polyequiv.models.registry import (
+    ModelContext,
+    ModelDefinition,
+    ModelError,
+    SetModel,
+    register,
+)
 from polyequiv.nn import InvariantPolyReadout, SetPolyLayer, TiedPolynomialLayer, project
 from polyequiv.spec import LayerSpec
-
-
-class ModelError(ValueError):
-    """An unknown model, an option it does not take, or a task it cannot do."""
-
-
-@dataclass(frozen=True)
-class ModelContext:
-    """What a model needs to know about a task to be built.
-
-    Attributes
-    ----------
-    elements : {"digits", "reals"}
-        Digits 1..10 (``int64``, 0 = padding) or real numbers.
-    equivariant : bool
-        One output per element (``True``) or one per set.
-    max_cardinality : int
-        Largest set the model will see; fixed-width models (``mlp``, ``penalty-mlp``) take this many inputs.
-    """
-
-    elements: str
-    equivariant: bool
-    max_cardinality: int
-
-    @classmethod
-    def of(cls, task: Any) -> ModelContext:
-        """The context of a :class:`polyequiv.tasks.SetTask`."""
-        return cls(task.definition.elements, task.equivariant, task.max_cardinality)
-
-
-class SetModel(nn.Module):
-    """Base class: ``forward(values, mask)`` plus an optional training penalty and diagnostics."""
-
-    equivariant: bool = False
-
-    def penalty(self) -> Tensor | None:
-        """A term added to the training loss (``None``: none)."""
-        return None
-
-    def diagnostics(self) -> dict[str, float]:
-        """Numbers worth recording in ``results.json`` (e.g. the learned equivariance residual)."""
-        return {}
 
 
 # ---------------------------------------------------------------------- element features
@@ -390,71 +355,9 @@ class PenaltyMLP(SetModel):
 
 
 # ---------------------------------------------------------------------- registry
-@dataclass(frozen=True)
-class ModelDefinition:
-    """A named model: how to build it, what it is, and the training settings it comes with."""
-
-    name: str
-    summary: str
-    build: Callable[..., SetModel]
-    options: dict[str, Any] = field(default_factory=dict)
-    training: dict[str, Any] = field(default_factory=dict)
-
-
 #: The lab's training settings (DeepSets lab, §2.3): 20 epochs, batch 64, Adam 1e-3, L1 loss.
 LAB_TRAINING: dict[str, Any] = {"epochs": 20, "batch_size": 64, "lr": 1e-3, "loss": "l1",
                                 "schedule": "constant"}
-
-MODELS: dict[str, ModelDefinition] = {}
-
-
-def register(definition: ModelDefinition) -> ModelDefinition:
-    MODELS[definition.name] = definition
-    return definition
-
-
-def model_names() -> list[str]:
-    """Names accepted by :func:`build_model`, in registry order."""
-    return list(MODELS)
-
-
-def get_model_definition(name: str) -> ModelDefinition:
-    try:
-        return MODELS[name]
-    except KeyError:
-        raise ModelError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}") from None
-
-
-def build_model(name: str, context: ModelContext, **options: Any) -> SetModel:
-    """Build the model ``name`` for a task described by ``context``.
-
-    Parameters
-    ----------
-    name : str
-        One of :func:`model_names`.
-    context : ModelContext
-        Element kind, invariant or equivariant, largest cardinality.
-    **options
-        Overrides of the model's options (``hidden``, ``pooling``, ``penalty``, …); see
-        ``MODELS[name].options`` for the names and defaults.
-
-    Raises
-    ------
-    ModelError
-        For an unknown model, an unknown option, or a task the model cannot do.
-    """
-    definition = get_model_definition(name)
-    unknown = set(options) - set(definition.options)
-    if unknown:
-        known = ", ".join(definition.options) or "none"
-        raise ModelError(f"model {name!r} takes no option {sorted(unknown)[0]!r} (its options: {known})")
-    return definition.build(context, **{**definition.options, **options})
-
-
-def count_parameters(model: nn.Module) -> int:
-    """Trainable scalars of ``model``."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
 
 #: Tied models: the lab's batch size and epochs, a larger peak rate and a cosine decay to 0 (the
 #: decay is what lets the weights settle on the exact solution; see docs/results.md).

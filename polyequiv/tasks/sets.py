@@ -1,4 +1,6 @@
-"""Set tasks generated on the fly with numpy from a seed: digit sums, real sums, polynomial set functions.
+"""Set tasks (a domain of :mod:`polyequiv.tasks`): digit sums, real sums, polynomial set functions.
+
+Generated on the fly with numpy from a seed.
 
 Every task is a set function of ``x = (x_1, …, x_n)`` with ``n`` varying from
 set to set.  Sets of different sizes are stored in one ``(m, L)`` array,
@@ -29,7 +31,7 @@ The train, validation and test sets come from independent streams
 ``numpy.random.default_rng([seed, stream])``, so changing the test sizes does
 not change the training set, and the same seed always gives the same arrays.
 
-    >>> task = make_task("digit-sum", seed=0, quick=True)
+    >>> task = make(TASKS["digit-sum"], seed=0, quick=True)
     >>> task.train.values.shape, sorted(task.test)[:3]
     ((5000, 10), [5, 10, 20])
     >>> bool((task.train.targets == task.train.values.sum(axis=1)).all())
@@ -47,12 +49,10 @@ from typing import Any
 
 import numpy as np
 
+from polyequiv.tasks.base import TaskError, TaskSizes
+
 #: Padding value; the lab's digits are 1..10, so 0 never is an element there.
 PAD = 0
-
-
-class TaskError(ValueError):
-    """An unknown task name or sizes a task cannot be generated with."""
 
 
 @dataclass(frozen=True)
@@ -89,51 +89,6 @@ class SetBatch:
     def take(self, rows: np.ndarray | slice) -> SetBatch:
         """The sets at ``rows`` (a view for slices)."""
         return SetBatch(self.values[rows], self.mask[rows], self.targets[rows])
-
-
-@dataclass(frozen=True)
-class TaskSizes:
-    """How many sets to draw, and of which cardinalities.
-
-    Attributes
-    ----------
-    train, valid : int
-        Training and validation sets (``valid`` may be 0: no validation split).
-    test : int
-        Test sets per test cardinality.
-    cardinalities : tuple of int
-        Test cardinalities; every test set of cardinality ``c`` holds exactly ``c`` elements, unpadded.
-    min_train, max_train : int
-        Training cardinalities are uniform in ``min_train..max_train``; sets are padded to ``max_train``.
-    """
-
-    train: int
-    valid: int
-    test: int
-    cardinalities: tuple[int, ...]
-    min_train: int
-    max_train: int
-
-    def __post_init__(self) -> None:
-        for name in ("train", "test", "min_train"):
-            if getattr(self, name) < 1:
-                raise TaskError(f"{name} size must be ≥ 1, got {getattr(self, name)}")
-        if self.valid < 0:
-            raise TaskError(f"valid size must be ≥ 0, got {self.valid}")
-        if self.max_train < self.min_train:
-            raise TaskError(f"max_train ({self.max_train}) is below min_train ({self.min_train})")
-        if not self.cardinalities or min(self.cardinalities) < 1:
-            raise TaskError(f"test cardinalities must be ≥ 1, got {list(self.cardinalities)}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "train": self.train,
-            "valid": self.valid,
-            "test": self.test,
-            "cardinalities": list(self.cardinalities),
-            "min_train": self.min_train,
-            "max_train": self.max_train,
-        }
 
 
 Target = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -287,21 +242,8 @@ TASKS: dict[str, TaskDefinition] = {
 _TRAIN_STREAM, _VALID_STREAM, _TEST_STREAM = 0, 1, 1_000
 
 
-def task_names() -> list[str]:
-    """Names accepted by :func:`make_task`, in registry order."""
-    return list(TASKS)
-
-
-def get_definition(name: str) -> TaskDefinition:
-    """The :class:`TaskDefinition` called ``name``; :class:`TaskError` naming the choices otherwise."""
-    try:
-        return TASKS[name]
-    except KeyError:
-        raise TaskError(f"unknown task {name!r}; choose one of {', '.join(TASKS)}") from None
-
-
-def make_task(
-    name: str,
+def make(
+    definition: TaskDefinition,
     *,
     seed: int = 0,
     quick: bool = False,
@@ -310,12 +252,12 @@ def make_task(
     test: int | None = None,
     cardinalities: Sequence[int] | None = None,
 ) -> SetTask:
-    """Generate the task ``name`` from ``seed``.
+    """Generate the set task ``definition`` from ``seed`` (called by :func:`polyequiv.tasks.make_task`).
 
     Parameters
     ----------
-    name : str
-        One of :func:`task_names`.
+    definition : TaskDefinition
+        One of :data:`TASKS`.
     seed : int
         Seed of every split; the same seed gives the same arrays.
     quick : bool
@@ -334,15 +276,14 @@ def make_task(
     Raises
     ------
     TaskError
-        For an unknown name or non-positive sizes.
+        For non-positive sizes.
 
     Examples
     --------
-    >>> task = make_task("times-sum", seed=1, train=8, test=4, cardinalities=[3, 30])
+    >>> task = make(TASKS["times-sum"], seed=1, train=8, test=4, cardinalities=[3, 30])
     >>> task.train.targets.shape, task.test[30].values.shape, task.equivariant
     ((8, 10), (4, 30), True)
     """
-    definition = get_definition(name)
     base = definition.quick if quick else definition.full
     if cardinalities is not None:
         cardinalities = tuple(sorted({int(c) for c in cardinalities}))

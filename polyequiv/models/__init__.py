@@ -1,0 +1,62 @@
+"""Models for the tasks of :mod:`polyequiv.tasks`, one module per domain, behind one registry.
+
+=====================  =============================================================
+module                 models
+=====================  =============================================================
+:mod:`.registry`       ``ModelContext``, ``SetModel``, ``ModelDefinition``, the registry
+:mod:`.sets`           tied set networks, the DeepSets lab's baselines, MLPs, penalty MLP
+=====================  =============================================================
+
+Importing this package registers every domain's models; ``build_model(name, context)``
+builds one.
+"""
+
+from __future__ import annotations
+
+from polyequiv.models import sets
+from polyequiv.models.registry import (
+    MODELS,
+    ModelContext,
+    ModelDefinition,
+    ModelError,
+    SetModel,
+    build_model,
+    count_parameters,
+    get_model_definition,
+    model_names,
+    register,
+)
+from polyequiv.models.sets import (
+    LAB_TRAINING,
+    TIED_TRAINING,
+    DeepSets,
+    DualPoolingLayer,
+    ElementEncoder,
+    LSTMRegressor,
+    PaddedMLP,
+    PenaltyMLP,
+    TiedSetNetwork,
+)
+
+__all__ = [
+    "LAB_TRAINING",
+    "MODELS",
+    "TIED_TRAINING",
+    "DeepSets",
+    "DualPoolingLayer",
+    "ElementEncoder",
+    "LSTMRegressor",
+    "ModelContext",
+    "ModelDefinition",
+    "ModelError",
+    "PaddedMLP",
+    "PenaltyMLP",
+    "SetModel",
+    "TiedSetNetwork",
+    "build_model",
+    "count_parameters",
+    "get_model_definition",
+    "model_names",
+    "register",
+    "sets",
+]

@@ -1,0 +1,119 @@
+"""The model registry and what every model shares: the context it is built for, its base class.
+
+A model is registered with a :class:`ModelDefinition` (name, summary, builder,
+default options, training settings); :func:`build_model` builds one by name for
+a :class:`ModelContext`.  The models themselves live in one module per domain
+(:mod:`polyequiv.models.sets`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import Tensor, nn
+
+
+class ModelError(ValueError):
+    """An unknown model, an option it does not take, or a task it cannot do."""
+
+
+@dataclass(frozen=True)
+class ModelContext:
+    """What a model needs to know about a task to be built.
+
+    Attributes
+    ----------
+    elements : {"digits", "reals"}
+        Digits 1..10 (``int64``, 0 = padding) or real numbers.
+    equivariant : bool
+        One output per element (``True``) or one per set.
+    max_cardinality : int
+        Largest set the model will see; fixed-width models (``mlp``, ``penalty-mlp``) take this many inputs.
+    """
+
+    elements: str
+    equivariant: bool
+    max_cardinality: int
+
+    @classmethod
+    def of(cls, task: Any) -> ModelContext:
+        """The context of a :class:`polyequiv.tasks.SetTask`."""
+        return cls(task.definition.elements, task.equivariant, task.max_cardinality)
+
+
+class SetModel(nn.Module):
+    """Base class: ``forward(values, mask)`` plus an optional training penalty and diagnostics."""
+
+    equivariant: bool = False
+
+    def penalty(self) -> Tensor | None:
+        """A term added to the training loss (``None``: none)."""
+        return None
+
+    def diagnostics(self) -> dict[str, float]:
+        """Numbers worth recording in ``results.json`` (e.g. the learned equivariance residual)."""
+        return {}
+
+
+@dataclass(frozen=True)
+class ModelDefinition:
+    """A named model: how to build it, what it is, and the training settings it comes with."""
+
+    name: str
+    summary: str
+    build: Callable[..., SetModel]
+    options: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+
+
+MODELS: dict[str, ModelDefinition] = {}
+
+
+def register(definition: ModelDefinition) -> ModelDefinition:
+    MODELS[definition.name] = definition
+    return definition
+
+
+def model_names() -> list[str]:
+    """Names accepted by :func:`build_model`, in registry order."""
+    return list(MODELS)
+
+
+def get_model_definition(name: str) -> ModelDefinition:
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise ModelError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}") from None
+
+
+def build_model(name: str, context: ModelContext, **options: Any) -> SetModel:
+    """Build the model ``name`` for a task described by ``context``.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`model_names`.
+    context : ModelContext
+        Element kind, invariant or equivariant, largest cardinality.
+    **options
+        Overrides of the model's options (``hidden``, ``pooling``, ``penalty``, …); see
+        ``MODELS[name].options`` for the names and defaults.
+
+    Raises
+    ------
+    ModelError
+        For an unknown model, an unknown option, or a task the model cannot do.
+    """
+    definition = get_model_definition(name)
+    unknown = set(options) - set(definition.options)
+    if unknown:
+        known = ", ".join(definition.options) or "none"
+        raise ModelError(f"model {name!r} takes no option {sorted(unknown)[0]!r} (its options: {known})")
+    return definition.build(context, **{**definition.options, **options})
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Trainable scalars of ``model``."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
