@@ -8,8 +8,9 @@ from typing import Any
 import click
 
 from polyequiv.derivation import derive
+from polyequiv.locking import LockedError, hold_lock
 from polyequiv.scheme import TyingScheme
-from polyequiv_cli.options import build_spec, library_errors, spec_options
+from polyequiv_cli.options import RefusedError, build_spec, library_errors, spec_options
 
 
 @click.command("compile")
@@ -30,13 +31,17 @@ def compile_command(ctx: click.Context, n: int, output: Path, engine: str, **spe
     \b
     Example: polyequiv compile -n 6 --degree 2 -o s.json
     then in Python: TiedPolynomialLayer(load_scheme("s.json")).
+    A second compile to the same path while one runs is refused (exit 2).
     """
     spec = build_spec(ctx, n, spec_flags)
-    scheme = TyingScheme.from_derivation(derive(spec, engine=engine))
     if output.exists() and output.is_dir():
         raise click.BadParameter(f"{output} is a folder", param_hint="'--output'")
     try:
-        scheme.save(output)
+        with hold_lock(output, folder=False):
+            scheme = TyingScheme.from_derivation(derive(spec, engine=engine))
+            scheme.save(output)
+    except LockedError as error:
+        raise RefusedError(f"refused: {error}") from None
     except OSError as error:
         raise click.FileError(str(output), hint=error.strerror or str(error)) from None
     click.echo(

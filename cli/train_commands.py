@@ -12,9 +12,10 @@ from typing import Any
 import click
 
 from polyequiv.fileio import atomic_write_text
+from polyequiv.locking import LockedError
 from polyequiv.tasks import TaskError, task_names
 from polyequiv.training.results import ResultsError, comparison_rows, find_runs, format_table, read_results
-from polyequiv_cli.options import echo_json, parse_n_range
+from polyequiv_cli.options import RefusedError, echo_json, parse_n_range
 
 # torch is imported only by the commands that train, so `polyequiv derive` stays fast; this list is
 # checked against polyequiv.models.model_names() by the tests.
@@ -33,12 +34,17 @@ def _library_errors() -> tuple[type[Exception], ...]:
 
 
 def training_errors(function: Callable) -> Callable:
-    """Library errors (bad sizes, config mismatch, occupied run folder) as one-line usage errors, exit 2."""
+    """Library errors (bad sizes, config mismatch, occupied run folder) as one-line usage errors, exit 2.
+
+    A folder locked by another process is refused with one line naming that process (exit 2).
+    """
 
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return function(*args, **kwargs)
+        except LockedError as error:
+            raise RefusedError(f"refused: {error}") from None
         except ValueError as error:
             if isinstance(error, _library_errors()):
                 raise click.BadParameter(str(error)) from None

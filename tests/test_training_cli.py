@@ -26,7 +26,8 @@ def test_train_writes_a_run_folder_and_prints_its_table(tmp_path: Path) -> None:
     assert code == 0, err
     assert out.splitlines()[0].split()[:5] == ["model", "params", "train", "s", "acc@5"]
     assert "deepsets" in out and "epoch 1/1" in err
-    assert {p.name for p in (tmp_path / "r").iterdir()} == {"checkpoint.pt", "train.log", "results.json"}
+    assert {p.name for p in (tmp_path / "r").iterdir()} == {"checkpoint.pt", "train.log", "results.json",
+                                                          ".polyequiv.lock"}  # the holder note is gone
     assert read_results(tmp_path / "r")["config"]["task_options"]["cardinalities"] == [5, 30]
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, cast
 
+from polyequiv.locking import hold_lock
 from polyequiv.models import ModelContext, ModelError, build_model, model_names
 from polyequiv.tasks import get_definition
 from polyequiv.training.checkpoint import CHECKPOINT_NAME, load_checkpoint
@@ -38,7 +39,19 @@ def supported_models(task: str, models: Sequence[str] | None = None) -> tuple[li
 def compare(configs: Sequence[RunConfig], out: str | Path, *, overwrite: bool = False, threads: int = 1,
             device: str = "cpu", progress: bool = False,
             echo: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
-    """Train (or reuse, or resume) each config into ``out/<model>`` and return the results in order."""
+    """Train (or reuse, or resume) each config into ``out/<model>`` and return the results in order.
+
+    ``out`` is locked for the whole comparison (and each ``out/<model>`` while it trains), so a second
+    comparison into the same folder is refused with :class:`~polyequiv.locking.LockedError`.
+    """
+    with hold_lock(out):
+        return _compare_in_locked_folder(configs, Path(out), overwrite=overwrite, threads=threads,
+                                         device=device, progress=progress, echo=echo)
+
+
+def _compare_in_locked_folder(configs: Sequence[RunConfig], out: Path, *, overwrite: bool, threads: int,
+                              device: str, progress: bool,
+                              echo: Callable[[str], None] | None) -> list[dict[str, Any]]:
     say = echo or (lambda line: None)
     results = []
     for config in configs:

@@ -1,7 +1,8 @@
 """Training one run: data, model, Adam, a checkpoint after every epoch, evaluation, ``results.json``.
 
 A run folder holds ``checkpoint.pt`` (after every epoch, atomic), ``train.log``
-(one line per epoch) and, when finished, ``results.json``.
+(one line per epoch) and, when finished, ``results.json``.  One process at a time
+trains in a folder: :func:`train` holds its lock (:mod:`polyequiv.locking`) throughout.
 
 Reproducibility: the data come from :func:`polyequiv.tasks.make_task` with the
 run's seed; the initial weights from ``torch.manual_seed(seed)``; the batch order
@@ -30,6 +31,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 import polyequiv
+from polyequiv.locking import hold_lock
 from polyequiv.models import ModelContext, SetModel, build_model, count_parameters, get_model_definition
 from polyequiv.tasks import SetTask, make_task
 from polyequiv.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
@@ -125,8 +127,18 @@ def train(
         When resuming a checkpoint whose config differs from ``config``.
     CheckpointError
         When ``resume`` is set and there is no readable checkpoint.
+    LockedError
+        When another process is training in ``out`` (the message names it).
     """
-    folder = Path(out)
+    with hold_lock(out):
+        return _train_in_locked_folder(config, Path(out), resume=resume, overwrite=overwrite, threads=threads,
+                                       device=device, progress=progress, echo=echo,
+                                       stop_after_epochs=stop_after_epochs)
+
+
+def _train_in_locked_folder(config: RunConfig, folder: Path, *, resume: bool, overwrite: bool, threads: int,
+                            device: str, progress: bool, echo: Callable[[str], None] | None,
+                            stop_after_epochs: int | None) -> dict[str, Any] | None:
     checkpoint_path, log_path = folder / CHECKPOINT_NAME, folder / LOG_NAME
     existing = [p for p in (checkpoint_path, folder / RESULTS_NAME) if p.exists()]
     if existing and not (resume or overwrite):
