@@ -19,7 +19,8 @@ from polyequiv_cli.options import RefusedError, echo_json, parse_n_range
 
 # torch is imported only by the commands that train, so `polyequiv derive` stays fast; this list is
 # checked against polyequiv.models.model_names() by the tests.
-MODEL_NAMES = ("tied-linear", "tied-quadratic", "deepsets", "lstm", "mlp", "penalty-mlp")
+MODEL_NAMES = ("tied-linear", "tied-quadratic", "deepsets", "lstm", "mlp", "penalty-mlp",
+               "gcn", "gin", "row-mlp", "deepsets-rows")
 LOSSES = ("l1", "mse")
 SCHEDULES = ("constant", "cosine")
 

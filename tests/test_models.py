@@ -52,7 +52,7 @@ def pad_left(values: torch.Tensor, mask: torch.Tensor, extra: int = 7) -> tuple[
             torch.cat([torch.zeros(len(mask), extra, dtype=torch.bool), mask], 1))
 
 
-@pytest.mark.parametrize("name", model_names())
+@pytest.mark.parametrize("name", model_names("sets"))
 @pytest.mark.parametrize("context", [DIGITS, REALS, PER_ELEMENT], ids=["digits", "reals", "per-element"])
 def test_output_shapes(name: str, context: ModelContext) -> None:
     if name == "lstm" and context.equivariant:

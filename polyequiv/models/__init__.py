@@ -5,6 +5,7 @@ module                 models
 =====================  =============================================================
 :mod:`.registry`       ``ModelContext``, ``SetModel``, ``ModelDefinition``, the registry
 :mod:`.sets`           tied set networks, the DeepSets lab's baselines, MLPs, penalty MLP
+:mod:`.graphs`         GCN and GIN (PyTorch Geometric), the seed's row-wise MLP, DeepSets on rows
 =====================  =============================================================
 
 Importing this package registers every domain's models; ``build_model(name, context)``
@@ -13,7 +14,7 @@ builds one.
 
 from __future__ import annotations
 
-from polyequiv.models import sets
+from polyequiv.models import graphs, sets
 from polyequiv.models.registry import (
     MODELS,
     ModelContext,
@@ -56,6 +57,7 @@ __all__ = [
     "build_model",
     "count_parameters",
     "get_model_definition",
+    "graphs",
     "model_names",
     "register",
     "sets",

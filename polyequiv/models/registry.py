@@ -25,21 +25,27 @@ class ModelContext:
 
     Attributes
     ----------
-    elements : {"digits", "reals"}
-        Digits 1..10 (``int64``, 0 = padding) or real numbers.
+    elements : {"digits", "reals", "graph"}
+        Digits 1..10 (``int64``, 0 = padding) or real numbers (sets), or adjacency matrices (graphs).
     equivariant : bool
         One output per element (``True``) or one per set.
     max_cardinality : int
-        Largest set the model will see; fixed-width models (``mlp``, ``penalty-mlp``) take this many inputs.
+        Largest set (graph) the model will see; fixed-width models (``mlp``, ``penalty-mlp``,
+        ``row-mlp``) take this many inputs.
     """
 
     elements: str
     equivariant: bool
     max_cardinality: int
 
+    @property
+    def domain(self) -> str:
+        """``"graphs"`` for adjacency inputs, ``"sets"`` otherwise: which models apply."""
+        return "graphs" if self.elements == "graph" else "sets"
+
     @classmethod
     def of(cls, task: Any) -> ModelContext:
-        """The context of a :class:`polyequiv.tasks.SetTask`."""
+        """The context of a generated task (:class:`polyequiv.tasks.SetTask` or ``GraphTask``)."""
         return cls(task.definition.elements, task.equivariant, task.max_cardinality)
 
 
@@ -59,13 +65,15 @@ class SetModel(nn.Module):
 
 @dataclass(frozen=True)
 class ModelDefinition:
-    """A named model: how to build it, what it is, and the training settings it comes with."""
+    """A named model: how to build it, what it is, the training settings it comes with, and its
+    domain (``"sets"`` or ``"graphs"``: the tasks whose inputs it reads)."""
 
     name: str
     summary: str
     build: Callable[..., SetModel]
     options: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
+    domain: str = "sets"
 
 
 MODELS: dict[str, ModelDefinition] = {}
@@ -76,9 +84,15 @@ def register(definition: ModelDefinition) -> ModelDefinition:
     return definition
 
 
-def model_names() -> list[str]:
-    """Names accepted by :func:`build_model`, in registry order."""
-    return list(MODELS)
+#: Domains in the order their models are listed.
+DOMAINS = ("sets", "graphs")
+
+
+def model_names(domain: str | None = None) -> list[str]:
+    """Names accepted by :func:`build_model`: domain by domain (:data:`DOMAINS`), each in registry order;
+    only those of ``domain`` when given."""
+    names = sorted(MODELS, key=lambda name: DOMAINS.index(MODELS[name].domain))
+    return [name for name in names if domain is None or MODELS[name].domain == domain]
 
 
 def get_model_definition(name: str) -> ModelDefinition:
@@ -111,6 +125,8 @@ def build_model(name: str, context: ModelContext, **options: Any) -> SetModel:
     if unknown:
         known = ", ".join(definition.options) or "none"
         raise ModelError(f"model {name!r} takes no option {sorted(unknown)[0]!r} (its options: {known})")
+    if definition.domain != context.domain:
+        raise ModelError(f"model {name!r} reads {definition.domain}, and this task is on {context.domain}")
     return definition.build(context, **{**definition.options, **options})
 
 

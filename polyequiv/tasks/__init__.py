@@ -5,6 +5,8 @@ module                 domain
 =====================  =================================================
 :mod:`.sets`           sets of scalars: digit sums, real sums, polynomial
                        set functions (the DeepSets lab and the seed 003)
+:mod:`.graphs`         undirected graphs: node degrees (seed 003 §3.3) and
+                       triangles through each node
 =====================  =================================================
 
 A domain module holds its tasks in a dict ``TASKS`` (name → definition) and
@@ -19,14 +21,16 @@ torch side lives in :mod:`polyequiv.models` and :mod:`polyequiv.training`.
 
 from __future__ import annotations
 
+import inspect
 from types import ModuleType
 from typing import Any
 
-from polyequiv.tasks import sets
+from polyequiv.tasks import graphs, sets
 from polyequiv.tasks.base import TaskError, TaskSizes
+from polyequiv.tasks.graphs import GraphBatch, GraphTask, GraphTaskDefinition
 from polyequiv.tasks.sets import PAD, SetBatch, SetTask, TaskDefinition
 
-_DOMAINS: tuple[ModuleType, ...] = (sets,)
+_DOMAINS: tuple[ModuleType, ...] = (sets, graphs)
 
 #: Every task of every domain, in registry order.
 TASKS: dict[str, Any] = {name: task for domain in _DOMAINS for name, task in domain.TASKS.items()}
@@ -61,12 +65,20 @@ def make_task(name: str, **options: Any) -> Any:
         For an unknown name or sizes the task cannot be generated with.
     """
     definition = get_definition(name)
-    return _DOMAIN_OF[name].make(definition, **options)
+    make = _DOMAIN_OF[name].make
+    accepted = [p for p in inspect.signature(make).parameters if p != "definition"]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise TaskError(f"task {name!r} takes no option {unknown[0]!r} (its options: {', '.join(accepted)})")
+    return make(definition, **options)
 
 
 __all__ = [
     "PAD",
     "TASKS",
+    "GraphBatch",
+    "GraphTask",
+    "GraphTaskDefinition",
     "SetBatch",
     "SetTask",
     "TaskDefinition",

@@ -90,6 +90,21 @@ class SetBatch:
         """The sets at ``rows`` (a view for slices)."""
         return SetBatch(self.values[rows], self.mask[rows], self.targets[rows])
 
+    def permuted(self, rng: np.random.Generator) -> tuple[SetBatch, np.ndarray]:
+        """Each set with its real elements shuffled (padding stays on the left), and the row-wise order."""
+        keys = rng.random(self.values.shape) + np.where(self.mask, 1.0, 0.0)  # padding sorts first
+        order = np.argsort(keys, axis=1, kind="stable")
+        rows = np.arange(len(self))[:, None]
+        targets = self.targets[rows, order] if self.targets.ndim == 2 else self.targets
+        return SetBatch(self.values[rows, order], self.mask[rows, order], targets), order
+
+    def padded(self, extra: int) -> SetBatch:
+        """The same sets with ``extra`` more padding zeros on the left."""
+        values = np.pad(self.values, ((0, 0), (extra, 0)))
+        mask = np.pad(self.mask, ((0, 0), (extra, 0)))
+        targets = np.pad(self.targets, ((0, 0), (extra, 0))) if self.targets.ndim == 2 else self.targets
+        return SetBatch(values, mask, targets)
+
 
 Target = Callable[[np.ndarray, np.ndarray], np.ndarray]
 

@@ -20,7 +20,7 @@ from polyequiv.tasks import TaskError, get_definition
 
 LOSSES = ("l1", "mse")
 SCHEDULES = ("constant", "cosine")
-TASK_OPTIONS = ("quick", "train", "valid", "test", "cardinalities")
+TASK_OPTIONS = ("quick", "train", "valid", "test", "cardinalities", "split")
 
 
 class ConfigError(ValueError):
@@ -47,7 +47,7 @@ class RunConfig:
         Constant learning rate, or cosine decay to 0 over all steps.
     model_options, task_options : dict
         Overrides of the model's options and of the task sizes (``quick``, ``train``, ``valid``,
-        ``test``, ``cardinalities``).
+        ``test``, ``cardinalities``; graph tasks also ``split``).
     """
 
     task: str

@@ -7,14 +7,16 @@ Metrics of one test split (sets of exactly ``c`` elements):
 ``relative_mae``
     ``mae / mean |y|``: comparable across cardinalities whose targets grow with ``c``.
 ``accuracy``
-    Fraction of sets whose prediction, rounded to the nearest integer, equals the
-    target (the lab's metric; integer-valued tasks only, ``None`` otherwise).
+    Fraction of sets (invariant) or of real elements, e.g. graph nodes (equivariant),
+    whose prediction, rounded to the nearest integer, equals the target (the lab's
+    metric; integer-valued tasks only, ``None`` otherwise).
 
 Diagnostics, on (at most) 1,000 training-size sets:
 
 ``permutation_shift``
     Mean ``|f(σ·x) − f(x)|`` (invariant) or ``|f(σ·x) − σ·f(x)|`` (equivariant) for a
-    random permutation σ of the real elements of each set; 0 for a set function.
+    random permutation σ of the real elements of each set (the nodes of each graph,
+    rows and columns of its adjacency together); 0 for a set (graph) function.
 ``padding_shift``
     Mean change of the predictions when 5 more padding zeros are prepended; 0 when
     padding is invisible to the model (``None`` when a fixed-width model has no room).
@@ -29,13 +31,14 @@ import torch
 from torch import Tensor
 
 from polyequiv.models import ModelError, SetModel
-from polyequiv.tasks import SetBatch, SetTask
+from polyequiv.tasks import GraphBatch, GraphTask, SetBatch, SetTask
 
 DIAGNOSTIC_SETS = 1_000
 EXTRA_PADDING = 5
 
 
-def to_tensors(batch: SetBatch, device: str | torch.device = "cpu") -> tuple[Tensor, Tensor, Tensor]:
+def to_tensors(batch: SetBatch | GraphBatch, device: str | torch.device = "cpu"
+               ) -> tuple[Tensor, Tensor, Tensor]:
     """``(values, mask, targets)`` as torch tensors (digits stay ``int64``)."""
     return (torch.from_numpy(batch.values).to(device), torch.from_numpy(batch.mask).to(device),
             torch.from_numpy(batch.targets).to(device))
@@ -69,10 +72,13 @@ def split_metrics(predictions: Tensor, targets: Tensor, mask: Tensor, *,
     accuracy = None
     if discrete and targets.dim() == 1:
         accuracy = float((torch.round(predictions) == targets).double().mean())
+    elif discrete:  # per element (node): the fraction of real elements whose rounded prediction is right
+        right = (torch.round(predictions) == targets).double() * mask.double()
+        accuracy = float(right.sum() / mask.double().sum().clamp_min(1))
     return {"mae": mae, "relative_mae": mae / scale if scale > 0 else None, "accuracy": accuracy}
 
 
-def evaluate(model: SetModel, task: SetTask, *, batch_size: int = 1_000,
+def evaluate(model: SetModel, task: SetTask | GraphTask, *, batch_size: int = 1_000,
              device: str | torch.device = "cpu") -> list[dict[str, Any]]:
     """One record per test cardinality: ``cardinality``, ``samples``, ``accuracy``, ``mae``,
     ``relative_mae``."""
@@ -85,24 +91,7 @@ def evaluate(model: SetModel, task: SetTask, *, batch_size: int = 1_000,
     return records
 
 
-def permute_elements(batch: SetBatch, rng: np.random.Generator) -> tuple[SetBatch, np.ndarray]:
-    """Each set with its real elements shuffled (padding stays on the left), and the row-wise order used."""
-    keys = rng.random(batch.values.shape) + np.where(batch.mask, 1.0, 0.0)  # padding sorts first
-    order = np.argsort(keys, axis=1, kind="stable")
-    rows = np.arange(len(batch))[:, None]
-    targets = batch.targets[rows, order] if batch.targets.ndim == 2 else batch.targets
-    return SetBatch(batch.values[rows, order], batch.mask[rows, order], targets), order
-
-
-def pad_more(batch: SetBatch, extra: int) -> SetBatch:
-    """The same sets with ``extra`` more padding zeros on the left."""
-    values = np.pad(batch.values, ((0, 0), (extra, 0)))
-    mask = np.pad(batch.mask, ((0, 0), (extra, 0)))
-    targets = np.pad(batch.targets, ((0, 0), (extra, 0))) if batch.targets.ndim == 2 else batch.targets
-    return SetBatch(values, mask, targets)
-
-
-def diagnostics(model: SetModel, task: SetTask, *, seed: int, device: str | torch.device = "cpu",
+def diagnostics(model: SetModel, task: SetTask | GraphTask, *, seed: int, device: str | torch.device = "cpu",
                 batch_size: int = 1_000) -> dict[str, float | None]:
     """``permutation_shift`` and ``padding_shift`` (see the module docstring), plus the model's own numbers.
 
@@ -113,12 +102,12 @@ def diagnostics(model: SetModel, task: SetTask, *, seed: int, device: str | torc
     values, mask, _ = to_tensors(batch, device)
     base = predict(model, values, mask, batch_size=batch_size).cpu().double()
 
-    permuted, order = permute_elements(batch, np.random.default_rng([seed, 31337]))
+    permuted, order = batch.permuted(np.random.default_rng([seed, 31337]))
     p_values, p_mask, _ = to_tensors(permuted, device)
     shuffled = predict(model, p_values, p_mask, batch_size=batch_size).cpu().double()
     expected = base[torch.arange(len(batch))[:, None], torch.from_numpy(order)] if task.equivariant else base
 
-    padded = pad_more(batch, EXTRA_PADDING)
+    padded = batch.padded(EXTRA_PADDING)
     q_values, q_mask, _ = to_tensors(padded, device)
     try:
         more: Tensor | None = predict(model, q_values, q_mask, batch_size=batch_size).cpu().double()

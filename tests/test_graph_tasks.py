@@ -1,0 +1,220 @@
+"""Graph tasks (degrees, triangles) and the graph baselines: data, splits, equivariance, training."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from polyequiv.models import ModelContext, ModelError, build_model, model_names
+from polyequiv.models.graphs import to_pyg
+from polyequiv.tasks import TaskError, get_definition, make_task
+from polyequiv.tasks.graphs import relabelled_copies
+from polyequiv.training import RunConfig, train
+from polyequiv_cli.main import cli
+
+GRAPH_MODELS = ["gcn", "gin", "row-mlp", "deepsets-rows"]
+
+
+def brute_force_triangles(adjacency: np.ndarray) -> np.ndarray:
+    """Triangles through each node, by looking at every triple of nodes."""
+    n = adjacency.shape[0]
+    counts = np.zeros(n)
+    for i, j, k in itertools.combinations(range(n), 3):
+        if adjacency[i, j] and adjacency[j, k] and adjacency[i, k]:
+            counts[[i, j, k]] += 1
+    return counts
+
+
+def test_targets_are_degrees_and_triangles() -> None:
+    degree = make_task("graph-degree", seed=3, quick=True)
+    triangles = make_task("triangles", seed=3, quick=True)
+    for size, batch in degree.test.items():
+        a = batch.values
+        assert a.shape[1:] == (size, size)
+        assert set(np.unique(a)) <= {0.0, 1.0}
+        assert np.array_equal(a, a.transpose(0, 2, 1))
+        assert not a[:, np.arange(size), np.arange(size)].any()
+        assert np.array_equal(batch.targets, a.sum(axis=2))
+        np.testing.assert_array_equal(triangles.test[size].values, a)  # same graphs for both tasks
+        for row in range(3):
+            np.testing.assert_array_equal(triangles.test[size].targets[row], brute_force_triangles(a[row]))
+
+
+def test_full_sizes_and_the_split_by_base_graph() -> None:
+    task = make_task("graph-degree", seed=0)
+    assert len(task.train) == 48_000 and len(task.test[10]) == 12_000
+    assert {size: len(batch) for size, batch in task.test.items() if size != 10} == {
+        5: 2000,
+        20: 2000,
+        50: 2000,
+    }
+    assert not set(task.train.base) & set(task.test[10].base)
+    assert np.bincount(task.train.base).max() == 6  # every base graph with its 5 relabellings
+    seed_split = make_task("graph-degree", seed=0, split="random")
+    assert len(seed_split.train) == 48_000 and len(seed_split.test[10]) == 12_000
+    assert set(seed_split.train.base) & set(seed_split.test[10].base)  # copies straddle the seed's split
+
+
+def test_relabelled_copies_are_the_same_graph() -> None:
+    task = make_task("graph-degree", seed=1, quick=True)
+    batch = task.train
+    for base in np.unique(batch.base)[:20]:
+        rows = np.nonzero(batch.base == base)[0]
+        assert len(rows) == 6
+        degree_sequences = {tuple(sorted(batch.targets[r])) for r in rows}
+        assert len(degree_sequences) == 1
+        spectra = [np.round(np.linalg.eigvalsh(batch.values[r]), 8) for r in rows]
+        assert all(np.array_equal(spectra[0], s) for s in spectra)
+
+
+def test_relabelled_copies_permute_rows_and_columns_together() -> None:
+    rng = np.random.default_rng(0)
+    graphs = (rng.random((4, 6, 6)) < 0.5).astype(np.float32)
+    graphs = np.triu(graphs, 1) + np.triu(graphs, 1).transpose(0, 2, 1)
+    copies = relabelled_copies(np.random.default_rng(1), graphs, 3).reshape(4, 4, 6, 6)
+    for g in range(4):
+        for c in range(1, 4):
+            # some permutation maps the copy onto the original: check via brute force on 6! orders
+            assert any(
+                np.array_equal(copies[g, c], graphs[g][np.ix_(p, p)])
+                for p in map(list, itertools.permutations(range(6)))
+            )
+
+
+def test_same_seed_same_graphs() -> None:
+    a, b = make_task("triangles", seed=5, quick=True), make_task("triangles", seed=5, quick=True)
+    c = make_task("triangles", seed=6, quick=True)
+    assert np.array_equal(a.train.values, b.train.values) and np.array_equal(
+        a.test[50].values, b.test[50].values
+    )
+    assert not np.array_equal(a.train.values, c.train.values)
+
+
+def test_permuted_batch_keeps_targets_consistent() -> None:
+    batch = make_task("triangles", seed=0, quick=True).test[20].take(slice(0, 10)).padded(3)
+    permuted, order = batch.permuted(np.random.default_rng(4))
+    assert np.array_equal(permuted.mask, batch.mask)  # padding stays in front
+    for row in range(10):
+        real = permuted.mask[row]
+        np.testing.assert_array_equal(
+            permuted.targets[row][real], brute_force_triangles(permuted.values[row][np.ix_(real, real)])
+        )
+        np.testing.assert_array_equal(permuted.targets[row], batch.targets[row][order[row]])
+
+
+@pytest.mark.parametrize(
+    ("options", "fragment"),
+    [
+        ({"split": "nope"}, "unknown split"),
+        ({"valid": 3}, "no validation"),
+        ({"cardinalities": [1, 5]}, "≥ 2"),
+        ({"train": 0}, "≥ 1"),
+        ({"colour": 1}, "no option 'colour'"),
+    ],
+)
+def test_bad_graph_task_options(options: dict, fragment: str) -> None:
+    with pytest.raises(TaskError, match=fragment):
+        make_task("graph-degree", quick=True, **options)
+
+
+def test_set_tasks_refuse_graph_options() -> None:
+    with pytest.raises(TaskError, match="no option 'split'"):
+        make_task("digit-sum", quick=True, split="random")
+
+
+# ---------------------------------------------------------------------- models
+def graph_context(width: int = 10) -> ModelContext:
+    return ModelContext("graph", equivariant=True, max_cardinality=width)
+
+
+def random_batch(graphs: int, nodes: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    rng = np.random.default_rng(seed)
+    upper = np.triu(rng.random((graphs, nodes, nodes)) < 0.4, 1)
+    return torch.from_numpy((upper | upper.transpose(0, 2, 1)).astype(np.float32)), torch.ones(
+        graphs, nodes, dtype=torch.bool
+    )
+
+
+def test_pyg_conversion_matches_pyg() -> None:
+    from torch_geometric.utils import dense_to_sparse
+
+    values, mask = random_batch(3, 7)
+    _, edges, batch = to_pyg(values, mask)
+    reference, _ = dense_to_sparse(values)
+    assert {tuple(e) for e in edges.T.tolist()} == {tuple(e) for e in reference.T.tolist()}
+    assert batch.tolist() == [g for g in range(3) for _ in range(7)]
+
+
+@pytest.mark.parametrize("name", ["gcn", "gin", "deepsets-rows"])
+def test_message_passing_models_are_equivariant_and_ignore_padding(name: str) -> None:
+    torch.manual_seed(0)
+    model = build_model(name, graph_context(12))
+    values, mask = random_batch(4, 9, seed=1)
+    out = model(values, mask)
+    sigma = torch.randperm(9)
+    torch.testing.assert_close(
+        model(values[:, sigma][:, :, sigma], mask), out[:, sigma], atol=1e-5, rtol=1e-5
+    )
+    padded = torch.nn.functional.pad(values, (3, 0, 3, 0))
+    padded_mask = torch.cat([torch.zeros(4, 3, dtype=torch.bool), mask], dim=1)
+    more = model(padded, padded_mask)
+    torch.testing.assert_close(more[:, 3:], out, atol=1e-5, rtol=1e-5)
+    assert torch.all(more[:, :3] == 0)
+
+
+def test_row_mlp_is_the_seeds_formula_and_fixed_width() -> None:
+    torch.manual_seed(0)
+    model = build_model("row-mlp", graph_context(10))
+    values, mask = random_batch(2, 10)
+    w, b = model.layer.weight, model.layer.bias
+    expected = torch.relu(values @ w.T + b).sum(dim=-1)
+    torch.testing.assert_close(model(values, mask), expected)
+    with pytest.raises(ModelError, match="at most 10 nodes"):
+        model(*random_batch(1, 11))
+
+
+def test_models_refuse_the_other_domain() -> None:
+    for name in GRAPH_MODELS:
+        with pytest.raises(ModelError, match="reads graphs"):
+            build_model(name, ModelContext("reals", equivariant=True, max_cardinality=10))
+    for name in set(model_names()) - set(GRAPH_MODELS):
+        with pytest.raises(ModelError, match="reads sets"):
+            build_model(name, graph_context())
+
+
+def test_training_on_graph_degree_reports_node_accuracy(tmp_path) -> None:
+    config = RunConfig.create(
+        "graph-degree",
+        "deepsets-rows",
+        seed=0,
+        epochs=2,
+        task_options={"quick": True, "cardinalities": [5, 10]},
+    )
+    results = train(config, tmp_path / "run")
+    records = {r["cardinality"]: r for r in results["evaluation"]["per_cardinality"]}
+    assert set(records) == {5, 10} and records[10]["samples"] == 150
+    assert all(0 <= r["accuracy"] <= 1 for r in records.values())
+    assert results["diagnostics"]["permutation_shift"] < 1e-4
+    assert results["diagnostics"]["padding_shift"] < 1e-4
+    assert results["task"]["split"] == "by-graph"
+    assert get_definition("graph-degree").polynomial_degree == 1
+
+
+def test_cli_trains_a_graph_baseline(tmp_path) -> None:
+    out = tmp_path / "gcn"
+    result = CliRunner().invoke(
+        cli,
+        ["train", "--task", "graph-degree", "--model", "gcn", "--quick", "--epochs", "1", "--out", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["model"]["parameters"] == 31  # GCNConv(1, 10): 10 + 10, GCNConv(10, 1): 10 + 1
+    bad = CliRunner().invoke(
+        cli, ["train", "--task", "graph-degree", "--model", "lstm", "--quick", "--out", str(tmp_path / "x")]
+    )
+    assert bad.exit_code == 2 and "reads sets" in bad.output and "Traceback" not in bad.output
