@@ -37,3 +37,18 @@ def test_layer_benchmark_quick_mode_runs_and_reports_json() -> None:
     assert set(layers) == {"dense", "set", "deepsets"}
     assert layers["dense"]["parameters"] == layers["set"]["parameters"]  # the same tied layer
     assert all(row["seconds"] > 0 for row in layers.values())
+
+
+def test_graph_benchmark_quick_mode_trains_every_graph_model(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_graphs.py"), "--quick",
+         "--out", str(tmp_path / "runs"), "--json", str(tmp_path / "graphs.json")],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    document = json.loads((tmp_path / "graphs.json").read_text())
+    assert set(document) == {"graph-degree/by-graph", "graph-degree/random", "triangles/by-graph"}
+    assert {run["model"]["name"] for run in document["triangles/by-graph"]} >= {"gcn", "gin", "row-mlp"}
+    assert "57.69 %" in completed.stdout and "acc n=50" in completed.stdout

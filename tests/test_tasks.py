@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from polyequiv.tasks import TASKS, TaskError, make_task, sets, task_names
+from polyequiv.tasks import TASKS, TaskError, make_task, sets
 
 
 def test_digit_sum_follows_the_lab_layout() -> None:
