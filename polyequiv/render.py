@@ -135,12 +135,12 @@ def picture_lines(result: Derivation, style: Callable[[str, int], str] | None = 
         header = " " * (width + 3) + " ".join(n.rjust(width) for n in names)
         lines.append(header)
         for k in outputs:
-            row_name = f"y{k}" if spec.equivariant else "y"
+            row_name = f"y{index.output_label(k)}" if spec.equivariant else "y"
             lines.append(f"{row_name.rjust(width + 2)} " + " ".join(cell(k, (i,)) for i in range(big_n)))
         return lines
     for k in outputs:
         for lead in itertools.product(range(big_n), repeat=d - 2):
-            title = f"y{k}" if spec.equivariant else "y"
+            title = f"y{index.output_label(k)}" if spec.equivariant else "y"
             if lead:
                 title += f", leading indices {''.join(names[i] for i in lead)}"
             lines.append(f"{title}:")
