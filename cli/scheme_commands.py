@@ -13,7 +13,7 @@ from polyequiv_cli.options import build_spec, library_errors, spec_options
 
 
 @click.command("compile")
-@spec_options()
+@spec_options(output_flags=("--output-rep",))
 @click.option(
     "-o",
     "--output",
@@ -30,6 +30,7 @@ def compile_command(ctx: click.Context, n: int, output: Path, engine: str, **spe
     \b
     Example: polyequiv compile -n 6 --degree 2 -o s.json
     then in Python: TiedPolynomialLayer(load_scheme("s.json")).
+    Tensor layers: polyequiv compile -n 6 --input E --output-rep V -o edges.json
     """
     spec = build_spec(ctx, n, spec_flags)
     scheme = TyingScheme.from_derivation(derive(spec, engine=engine))

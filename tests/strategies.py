@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import cache
 
 from hypothesis import assume
 from hypothesis import strategies as st
@@ -77,3 +78,14 @@ def tensor_specs(draw: st.DrawFn, max_n: int = 4, max_degree: int = 2, max_weigh
     )
     assume(weights <= max_weights)
     return spec
+
+
+@cache
+def stirling2(m: int, j: int) -> int:
+    """Stirling numbers of the second kind, S(m, j) = j·S(m−1, j) + S(m−1, j−1): the reference
+    counts of linear tensor layers (written here, independent of polyequiv)."""
+    if m == j:
+        return 1
+    if m == 0 or j == 0:
+        return 0
+    return j * stirling2(m - 1, j) + stirling2(m - 1, j - 1)

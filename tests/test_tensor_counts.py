@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 import itertools
-from functools import cache
 
 import numpy as np
 import pytest
 from hypothesis import given
-from strategies import tensor_specs
+from strategies import stirling2, tensor_specs
 
 from polyequiv import LayerSpec, derive, verify
 from polyequiv.engines.sparse import derive_sparse
 from polyequiv.engines.symbolic import derive_symbolic
 from polyequiv.indexing import WeightIndex
-
-
-@cache
-def stirling2(m: int, j: int) -> int:
-    """Stirling numbers of the second kind by the recurrence S(m, j) = j·S(m−1, j) + S(m−1, j−1)."""
-    if m == j:
-        return 1
-    if m == 0 or j == 0:
-        return 0
-    return j * stirling2(m - 1, j) + stirling2(m - 1, j - 1)
 
 
 def _rep(order: int) -> str:
