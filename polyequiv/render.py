@@ -144,14 +144,13 @@ def pattern_lines(result: Derivation, limit: int | None = 40) -> list[str]:
                 lines.append(f"  … {len(by_pattern) - limit:,} more")
                 break
             lines.append(f"  {pattern}: classes {', '.join(labels)}")
-    total = len(layer_patterns(spec.input, spec.output, spec.degree, bias=spec.bias))
-    shown = total - sum(
+    missing = sum(
         1
         for p in layer_patterns(spec.input, spec.output, spec.degree, bias=spec.bias)
         if p.num_blocks > spec.n
     )
-    if shown < total:
-        lines.append(f"  ({total - shown} more n-free patterns need more than {spec.n} elements)")
+    if missing:
+        lines.append(f"  ({missing} more n-free patterns need more than {spec.n} elements)")
     return lines
 
 
@@ -256,6 +255,8 @@ def json_object(
         return data
     if show_classes:
         data["classes"] = result.class_names()
+        if result.spec.group == "symmetric":
+            data["class_patterns"] = [str(slot_pattern(result, m[0])) for m in result.graph.class_members]
     if show_constraints:
         data["equations"] = [eq.text(result.index) for eq in result.equations(equation_limit)]
     return data
