@@ -7,7 +7,10 @@ from typing import Any
 import click
 
 from polyequiv import render
-from polyequiv.derivation import derive
+from polyequiv.derivation import Derivation, derive
+from polyequiv.errors import SizeLimitError
+from polyequiv.patterns import PatternCount, count_by_patterns, pattern_path_problem
+from polyequiv.spec import LayerSpec
 from polyequiv.verify import verify
 from polyequiv_cli.options import build_spec, echo_json, library_errors, parse_n_range, spec_options
 
@@ -93,20 +96,42 @@ def count_command(
     \b
     Example: polyequiv count --degree 2 --n 1-8 --indexing full
     is the seed's table (22), computed exactly.
+    For Sₙ with ordered indexing, sizes beyond the engines are counted from the
+    n-free partition patterns (column "path"): polyequiv count -n 1000000 --degree 3.
     """
     sizes = parse_n_range(n_range)
-    results = [derive(build_spec(ctx, n, spec_flags), engine=engine) for n in sizes]
+    results = [_count_one(build_spec(ctx, n, spec_flags), engine) for n in sizes]
     if output_format == "json":
         echo_json([render.json_object(r, show_constraints=False, show_classes=False) for r in results])
     else:
         spec = results[0].spec
+        kind = spec.mode if spec.is_set_layer else f"{spec.input} -> {spec.output}"
         click.echo(
-            f"{spec.degree_name} {spec.indexing} {spec.mode}"
+            f"{spec.degree_name} {spec.indexing} {kind}"
             + (" +bias" if spec.bias else "")
             + (" +symmetric-gauge" if spec.gauge == "symmetric" else "")
             + f", group {spec.group_label.rstrip('0123456789')}n"
         )
         click.echo(render.count_table(results))
+        if any(r.engine == "patterns" for r in results):
+            click.echo(
+                "patterns: counted from the n-free partition patterns (no derivation), where the engines "
+                "would refuse the size"
+            )
+
+
+def _count_one(spec: LayerSpec, engine: str) -> Derivation | PatternCount:
+    """Derive with the engines; for Sₙ with ordered indexing, count by patterns where they would refuse."""
+    try:
+        return derive(spec, engine=engine)
+    except SizeLimitError as refusal:
+        problem = pattern_path_problem(spec)
+        if engine != "auto" or problem:
+            hint = f" ({problem})" if engine == "auto" else " (--engine auto counts Sₙ by patterns)"
+            raise SizeLimitError(
+                str(refusal) + hint, estimate=refusal.estimate, limit=refusal.limit
+            ) from None
+        return count_by_patterns(spec)
 
 
 @click.command("verify")

@@ -11,6 +11,7 @@ import click
 
 from polyequiv import groups
 from polyequiv.errors import SizeLimitError, SpecError
+from polyequiv.reps import Representation
 from polyequiv.spec import LayerSpec
 
 
@@ -20,8 +21,17 @@ class RefusedError(click.ClickException):
     exit_code = 2
 
 
-def spec_options(*, with_n: bool = True, with_engine: bool = True) -> Callable:
-    """Add the flags that describe a layer (and its group) to a command."""
+def spec_options(
+    *,
+    with_n: bool = True,
+    with_engine: bool = True,
+    output_flags: tuple[str, ...] = ("--output", "--output-rep"),
+) -> Callable:
+    """Add the flags that describe a layer (and its group) to a command.
+
+    ``output_flags`` names the output-representation flag (``compile`` keeps ``--output`` for its file
+    and takes ``--output-rep``).
+    """
 
     def decorate(command: Callable) -> Callable:
         options = [
@@ -52,6 +62,23 @@ def spec_options(*, with_n: bool = True, with_engine: bool = True) -> Callable:
                 default="equivariant",
                 show_default=True,
                 help="Output permuted with the input, or a scalar.",
+            ),
+            click.option(
+                "--input",
+                "--input-rep",
+                "input_rep",
+                default="V",
+                show_default=True,
+                metavar="REP",
+                help="Input representation: V (a set), E (undirected edges), V2 (ordered pairs), 1, sums "
+                "such as 'V + E'.",
+            ),
+            click.option(
+                *output_flags,
+                "output_rep",
+                default=None,
+                metavar="REP",
+                help="Output representation (default V, or 1 with --mode invariant).",
             ),
             click.option(
                 "--group",
@@ -134,9 +161,12 @@ def build_spec(ctx: click.Context, n: int, params: dict[str, Any]) -> LayerSpec:
             "--gauge symmetric needs --indexing full (ordered indexing has no gauge freedom)",
             param_hint="'--gauge'",
         )
+    input_rep, output_rep = _representations(ctx, n, params)
     try:
         return LayerSpec(
             n=n,
+            input=input_rep,
+            output=output_rep,
             degree=params["degree"],
             indexing=params["indexing"],
             bias=params["bias"],
@@ -148,6 +178,30 @@ def build_spec(ctx: click.Context, n: int, params: dict[str, Any]) -> LayerSpec:
         )
     except SpecError as error:
         raise click.BadParameter(str(error)) from None
+
+
+def _representations(
+    ctx: click.Context, n: int, params: dict[str, Any]
+) -> tuple[Representation | None, Representation | None]:
+    """``--input`` / ``--output`` as representations; ``--mode`` must agree with ``--output``."""
+    reps = []
+    for flag, key in (("--input", "input_rep"), ("--output(-rep)", "output_rep")):
+        try:
+            rep = None if params.get(key) is None else Representation.parse(params[key])
+            if rep is not None:
+                rep.check(n)
+        except SpecError as error:
+            raise click.BadParameter(str(error), param_hint=f"'{flag}'") from None
+        reps.append(rep)
+    input_rep, output_rep = reps
+    mode_given = ctx.get_parameter_source("mode") == click.core.ParameterSource.COMMANDLINE
+    if output_rep is not None and mode_given and (params["mode"] == "invariant") != output_rep.is_trivial:
+        raise click.BadParameter(
+            f"--mode {params['mode']} contradicts output representation {output_rep} "
+            "(--mode invariant means --output 1)",
+            param_hint="'--output'",
+        )
+    return input_rep, output_rep
 
 
 def library_errors(function: Callable) -> Callable:

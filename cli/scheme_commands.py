@@ -14,7 +14,7 @@ from polyequiv_cli.options import RefusedError, build_spec, library_errors, spec
 
 
 @click.command("compile")
-@spec_options()
+@spec_options(output_flags=("--output-rep",))
 @click.option(
     "-o",
     "--output",
@@ -31,6 +31,7 @@ def compile_command(ctx: click.Context, n: int, output: Path, engine: str, **spe
     \b
     Example: polyequiv compile -n 6 --degree 2 -o s.json
     then in Python: TiedPolynomialLayer(load_scheme("s.json")).
+    Tensor layers: polyequiv compile -n 6 --input E --output-rep V -o edges.json
     A second compile to the same path while one runs is refused (exit 2).
     """
     spec = build_spec(ctx, n, spec_flags)

@@ -115,7 +115,7 @@ class ChannelStructure:
 
 def real_factor_count(index: WeightIndex) -> np.ndarray:
     """Number of non-bias factors of each monomial."""
-    return (index.monomials < index.spec.n).sum(axis=1)
+    return (index.monomials < index.spec.num_coordinates).sum(axis=1)
 
 
 def _slot_orbits(index: WeightIndex) -> list[SlotOrbit]:
@@ -132,9 +132,9 @@ def _slot_orbits(index: WeightIndex) -> list[SlotOrbit]:
     _, representatives = np.unique(orbit_of, return_index=True)
     moves = []
     for sigma in spec.group_generators:
-        extended = np.array(list(sigma) + ([spec.n] if spec.bias else []), dtype=np.int64)
+        extended = spec.input_permutation(sigma)  # σ on coordinates (polyequiv.reps), bias fixed
         position_map = np.argsort(extended[index.monomials], axis=1, kind="stable")  # new j ← old position
-        outputs = np.asarray(sigma, dtype=np.int64) if spec.equivariant else np.zeros(1, dtype=np.int64)
+        outputs = spec.output_permutation(sigma)
         moves.append((outputs, monomial_images(index, sigma), position_map))
     orientation = np.full((index.num_slots, d), -1, dtype=np.int64)
     orientation[representatives] = np.arange(d)

@@ -2,8 +2,12 @@
 
 Vocabulary
 ----------
+* An **input** is a coordinate of the spec's input representation (an element
+  ``i`` for a set, an edge ``{i, j}`` for ``E``, see :mod:`polyequiv.reps`) or the
+  bias input, numbered last (index ``n`` for a set, printed ``b``); an **output**
+  is a coordinate of the output representation.
 * A **monomial** is a sorted index tuple ``m = (i₁ ≤ … ≤ i_d)`` over the
-  ``N = n + bias`` inputs (the bias input has index ``n``, printed ``b``).
+  ``N`` inputs (``N = n + bias`` for a set).
   Monomials are numbered in lexicographic order.
 * An **index tuple** ``t`` is what a weight is attached to: the monomials
   themselves (``ordered`` indexing) or every tuple in ``N^d`` in lexicographic
@@ -119,18 +123,31 @@ class WeightIndex:
 
     # ------------------------------------------------------------------ names
     @cached_property
+    def _input_labels(self) -> list[str]:
+        labels = self.spec.input.coordinate_labels(self.spec.n)
+        return labels + ([BIAS_LABEL] if self.spec.bias else [])
+
+    @cached_property
+    def _output_labels(self) -> list[str]:
+        return self.spec.output.coordinate_labels(self.spec.n)
+
+    @cached_property
     def _separate_indices(self) -> bool:
-        return self.num_inputs > 10
+        return self.num_inputs > 10 or max(map(len, self._input_labels)) > 1
 
     def index_label(self, index: int) -> str:
-        """``"3"`` for an element, ``"b"`` for the bias input."""
-        return BIAS_LABEL if index == self.spec.n else str(index)
+        """``"3"`` for element 3, ``"01"`` for the edge {0,1}, ``"b"`` for the bias input."""
+        return self._input_labels[index]
+
+    def output_label(self, output: int) -> str:
+        """``"3"`` for output 3 of a set layer, ``"01"`` for the output on edge {0,1}."""
+        return self._output_labels[output]
 
     def _subscript(self, tuple_row: np.ndarray) -> str:
         labels = [self.index_label(int(i)) for i in tuple_row]
         if not labels:
             return ""
-        if self._separate_indices and len(labels) > 1:
+        if self._separate_indices and (len(labels) > 1 or len(labels[0]) > 1):
             return "_{" + ",".join(labels) + "}"
         return "_" + "".join(labels)
 
@@ -143,14 +160,16 @@ class WeightIndex:
     def weight_name(self, weight_id: int) -> str:
         """Printable name following the seed: ``W^k_ij`` (``W_ij`` when invariant).
 
-        Braces appear only where needed (``W^{12}_{3,10}`` when n > 10); the same string is the
-        sympy symbol's name, so ``sympy.latex`` prints it as ``W^{k}_{ij}``.
+        Braces appear only where needed (``W^{12}_{3,10}`` when n > 10; for tensors
+        ``W^{01}_{02,12}``: output edge {0,1}, input edges {0,2} and {1,2}); the same string is
+        the sympy symbol's name, so ``sympy.latex`` prints it as ``W^{k}_{ij}``.
         """
         output, tuple_id = divmod(int(weight_id), self.num_tuples)
         sub = self._subscript(self.tuples[tuple_id])
         if not self.spec.equivariant:
             return "W" + sub
-        sup = f"^{output}" if output < 10 else "^{" + str(output) + "}"
+        label = self.output_label(output)
+        sup = f"^{label}" if len(label) == 1 else "^{" + label + "}"
         return "W" + sup + sub
 
     def weight_latex(self, weight_id: int) -> str:
@@ -159,13 +178,16 @@ class WeightIndex:
         labels = [self.index_label(int(i)) for i in self.tuples[tuple_id]]
         sep = "," if self._separate_indices else ""
         sub = "_{" + sep.join(labels) + "}" if labels else ""
-        sup = "^{" + str(output) + "}" if self.spec.equivariant else ""
+        sup = "^{" + self.output_label(output) + "}" if self.spec.equivariant else ""
         return "W" + sup + sub
 
     def monomial_name(self, rank: int) -> str:
-        """``x_0 x_1^2`` style name of monomial ``rank`` (``1`` for the constant)."""
+        """``x_0 x_1^2`` style name of monomial ``rank`` (``1`` for the constant; ``x_{01}`` for an edge)."""
         row = self.monomials[rank]
         factors = []
-        for index, power in zip(*np.unique(row[row != self.spec.n], return_counts=True), strict=True):
-            factors.append(f"x_{int(index)}" + (f"^{int(power)}" if power > 1 else ""))
+        bias = self.spec.num_coordinates
+        for index, power in zip(*np.unique(row[row != bias], return_counts=True), strict=True):
+            label = self.index_label(int(index))
+            name = "x_" + label if self.spec.input.is_set or len(label) == 1 else "x_{" + label + "}"
+            factors.append(name + (f"^{int(power)}" if power > 1 else ""))
         return " ".join(factors) or "1"

@@ -73,11 +73,12 @@ def estimate_slot_images(spec: LayerSpec) -> int:
     """
     big_m = num_monomials(spec)
     total = 0
-    for p in _moved_points_per_generator(spec):
+    for points in _moved_points_per_generator(spec):
+        p = spec.input.moved_coordinates(spec.n, points)  # = points for a set; more for tensors
         untouched = (
             math.comb(spec.num_inputs - p + spec.degree - 1, spec.degree) if spec.num_inputs > p else 0
         )
-        through_output = p * big_m if spec.equivariant else 0
+        through_output = spec.output.moved_coordinates(spec.n, points) * big_m
         total += through_output + spec.num_outputs * (big_m - untouched)
     return total
 

@@ -89,13 +89,24 @@ def fixed_monomials(cycle_lengths: Iterable[int], degree: int) -> int:
 def burnside_orbit_count(spec: LayerSpec) -> int:
     """Orbits of the spec's group on slots (output, monomial), by Burnside's lemma.
 
-    Sₙ is summed over cycle types (any n); other groups element by element.
+    Sₙ is summed over cycle types (any n); other groups element by element.  For
+    tensor representations (:mod:`polyequiv.reps`) the inputs are the coordinates,
+    whose cycles are read off a permutation of each cycle type.
+
+    >>> burnside_orbit_count(LayerSpec(n=4, degree=1, input="V2", output="V2"))   # Bell(4)
+    15
     """
     total = Fraction(0)
     for cycle_lengths, weight in _cycle_type_distribution(spec):
-        fixed_points = sum(1 for length in cycle_lengths if length == 1)
-        inputs = list(cycle_lengths) + ([1] if spec.bias else [])
-        out = fixed_points if spec.equivariant else 1
+        if spec.is_set_layer:
+            fixed_points = sum(1 for length in cycle_lengths if length == 1)
+            inputs = list(cycle_lengths) + ([1] if spec.bias else [])
+            out = fixed_points if spec.equivariant else 1
+        else:  # tensors: the cycles σ induces on coordinates depend only on σ's cycle type
+            sigma = _permutation_of_type(cycle_lengths)
+            inputs = _cycle_lengths(spec.input_permutation(sigma).tolist())
+            outputs = spec.output_permutation(sigma)
+            out = int((outputs == range(outputs.size)).sum())
         total += weight * out * fixed_monomials(inputs, spec.degree)
     if total.denominator != 1:
         raise ArithmeticError(f"Burnside sum {total} is not an integer for {spec}")
@@ -144,6 +155,15 @@ def _cycle_type_distribution(spec: LayerSpec) -> Iterator[tuple[tuple[int, ...],
     types = Counter(tuple(sorted(_cycle_lengths(g.array_form), reverse=True)) for g in group.generate())
     for cycle_type, count in types.items():
         yield cycle_type, Fraction(count, order)
+
+
+def _permutation_of_type(cycle_lengths: Iterable[int]) -> list[int]:
+    """An array-form permutation with the given cycle lengths (consecutive points per cycle)."""
+    sigma: list[int] = []
+    for length in cycle_lengths:
+        start = len(sigma)
+        sigma += [start + (j + 1) % length for j in range(length)]
+    return sigma
 
 
 def _cycle_lengths(array_form: list[int]) -> list[int]:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from polyequiv.derivation import Derivation
+from polyequiv.patterns import Pattern, PatternCount, layer_patterns, pattern_of_slot
 
 #: Above this many weights the picture is replaced by a one-line note.
 MAX_PICTURE_WEIGHTS = 4_000
@@ -104,6 +105,55 @@ def class_lines(result: Derivation, limit: int | None = 40) -> list[str]:
     return lines
 
 
+def slot_pattern(result: Derivation, weight_id: int) -> Pattern:
+    """The n-free partition pattern (:mod:`polyequiv.patterns`) of the slot of one weight (Sₙ only)."""
+    index, spec = result.index, result.spec
+    output, tuple_id = divmod(int(weight_id), index.num_tuples)
+    out_coordinates, out_terms = spec.output.coordinates(spec.n), spec.output.coordinate_terms(spec.n)
+    in_coordinates, in_terms = spec.input.coordinates(spec.n), spec.input.coordinate_terms(spec.n)
+    monomial = sorted(int(i) for i in index.tuples[tuple_id])
+    factors = [(int(in_terms[i]), in_coordinates[i]) for i in monomial if i < spec.num_coordinates]
+    return pattern_of_slot(
+        spec.input,
+        spec.output,
+        spec.n,
+        out_coordinates[output],
+        int(out_terms[output]),
+        factors,
+        len(monomial) - len(factors),
+    )
+
+
+def pattern_lines(result: Derivation, limit: int | None = 40) -> list[str]:
+    """For Sₙ: the n-free pattern of every class (ordered indexing), or the classes of every slot
+    pattern (full indexing), and how many patterns need more than n elements."""
+    spec = result.spec
+    lines = []
+    if spec.indexing == "ordered":
+        for number, members in enumerate(result.graph.class_members):
+            if limit is not None and number >= limit:
+                lines.append(f"  … {result.distinct_weights - limit:,} more")
+                break
+            lines.append(f"  {class_label(number):>3}: {slot_pattern(result, members[0])}")
+    else:
+        by_pattern: dict[str, list[str]] = {}
+        for number, members in enumerate(result.graph.class_members):
+            by_pattern.setdefault(str(slot_pattern(result, members[0])), []).append(class_label(number))
+        for number, (pattern, labels) in enumerate(by_pattern.items()):
+            if limit is not None and number >= limit:
+                lines.append(f"  … {len(by_pattern) - limit:,} more")
+                break
+            lines.append(f"  {pattern}: classes {', '.join(labels)}")
+    missing = sum(
+        1
+        for p in layer_patterns(spec.input, spec.output, spec.degree, bias=spec.bias)
+        if p.num_blocks > spec.n
+    )
+    if missing:
+        lines.append(f"  ({missing} more n-free patterns need more than {spec.n} elements)")
+    return lines
+
+
 def picture_lines(result: Derivation, style: Callable[[str, int], str] | None = None) -> list[str]:
     """The tied weight tensor as blocks of class letters (``style(label, class)`` may colour them)."""
     index, spec = result.index, result.spec
@@ -135,12 +185,12 @@ def picture_lines(result: Derivation, style: Callable[[str, int], str] | None = 
         header = " " * (width + 3) + " ".join(n.rjust(width) for n in names)
         lines.append(header)
         for k in outputs:
-            row_name = f"y{k}" if spec.equivariant else "y"
+            row_name = f"y{index.output_label(k)}" if spec.equivariant else "y"
             lines.append(f"{row_name.rjust(width + 2)} " + " ".join(cell(k, (i,)) for i in range(big_n)))
         return lines
     for k in outputs:
         for lead in itertools.product(range(big_n), repeat=d - 2):
-            title = f"y{k}" if spec.equivariant else "y"
+            title = f"y{index.output_label(k)}" if spec.equivariant else "y"
             if lead:
                 title += f", leading indices {''.join(names[i] for i in lead)}"
             lines.append(f"{title}:")
@@ -167,6 +217,9 @@ def text_report(
         lines.append("  (--show-constraints lists them all)")
     if show_classes:
         lines += ["", f"classes ({result.distinct_weights:,}):", *class_lines(result, limit=None)]
+    if result.spec.group == "symmetric":
+        lines += ["", "patterns (indices in one block equal, in different blocks distinct):"]
+        lines += pattern_lines(result, limit=None if show_classes else 40)
     lines += ["", "tied weight tensor (one letter per class):", *picture_lines(result, style)]
     return "\n".join(lines)
 
@@ -190,32 +243,43 @@ def latex_report(result: Derivation, limit: int | None = DEFAULT_EQUATION_LIMIT)
 
 
 def json_object(
-    result: Derivation, *, show_constraints: bool, show_classes: bool, equation_limit: int | None = None
+    result: Derivation | PatternCount,
+    *,
+    show_constraints: bool,
+    show_classes: bool,
+    equation_limit: int | None = None,
 ) -> dict[str, Any]:
-    """The ``polyequiv derive --format json`` object."""
+    """The ``polyequiv derive --format json`` object (a pattern count gives its summary)."""
     data = result.summary()
+    if isinstance(result, PatternCount):
+        return data
     if show_classes:
         data["classes"] = result.class_names()
+        if result.spec.group == "symmetric":
+            data["class_patterns"] = [str(slot_pattern(result, m[0])) for m in result.graph.class_members]
     if show_constraints:
         data["equations"] = [eq.text(result.index) for eq in result.equations(equation_limit)]
     return data
 
 
-def count_table(results: list[Derivation]) -> str:
-    """The seed's table (22) layout: n, distinct weights, total weights, percentage, free, function dim."""
-    header = ("n", "distinct", "weights", "%", "free", "function dim", "seconds")
+def count_table(results: list[Derivation | PatternCount]) -> str:
+    """The seed's table (22) layout: n, distinct weights, total weights, percentage, free, function dim,
+    seconds, and the path that counted (``symbolic``, ``sparse`` or ``patterns``)."""
+    header = ("n", "distinct", "weights", "%", "free", "function dim", "seconds", "path")
     rows = []
     for r in results:
         pct = 100.0 * r.distinct_weights / r.num_weights if r.num_weights else 0.0
+        weights = f"{r.num_weights:,}" if r.num_weights < 10**15 else f"{r.num_weights:.3e}"
         rows.append(
             (
                 str(r.spec.n),
                 f"{r.distinct_weights:,}",
-                f"{r.num_weights:,}",
+                weights,
                 f"{pct:.1f}",
                 f"{r.free_parameters:,}",
                 f"{r.function_dim:,}",
                 f"{r.seconds:.3f}",
+                r.engine,
             )
         )
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]

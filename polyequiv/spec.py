@@ -28,12 +28,16 @@ The string form round-trips and is the key used in JSON and caches::
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import Any
 
+import numpy as np
+
 from polyequiv import groups
 from polyequiv.errors import SpecError
+from polyequiv.reps import SET, TRIVIAL, Representation
 
 INDEXINGS = ("ordered", "full")
 MODES = ("equivariant", "invariant")
@@ -69,6 +73,15 @@ class LayerSpec:
     gauge : {"none", "symmetric"}
         ``"symmetric"`` (full indexing only) ties ``W^k_t`` to its sorted-index
         twin, removing the directions that no data can see.
+    input : Representation or str
+        What the layer reads (:mod:`polyequiv.reps`): ``"V"`` (a set, the default),
+        ``"E"`` (an undirected graph), ``"V2"``, ``"V + E"``, ...  The layer's
+        variables are its coordinates (plus the bias input).
+    output : Representation or str, optional
+        What the layer writes.  Left out, it follows ``mode``: ``"V"`` when
+        equivariant, ``"1"`` when invariant.  Given, it decides ``mode``
+        (``"invariant"`` exactly when the output is ``"1"``); ``mode="invariant"``
+        with any other output is a contradiction (:class:`SpecError`).
     """
 
     n: int
@@ -80,12 +93,13 @@ class LayerSpec:
     transpositions: str = "adjacent"
     generators: tuple[tuple[int, ...], ...] = field(default=())
     gauge: str = "none"
+    input: Representation = SET
+    output: Representation | None = None
 
     def __post_init__(self) -> None:
-        _check_int("n", self.n, minimum=1)
+        self._set_representations()
         _check_int("degree", self.degree, minimum=0)
         _check_choice("indexing", self.indexing, INDEXINGS)
-        _check_choice("mode", self.mode, MODES)
         _check_choice("group", self.group, groups.GROUP_KINDS)
         _check_choice("gauge", self.gauge, GAUGES)
         _check_choice("transpositions", self.transpositions, groups.TRANSPOSITION_SETS)
@@ -110,16 +124,58 @@ class LayerSpec:
         if self.group != "symmetric" and self.transpositions != "adjacent":
             raise SpecError("the transposition set only applies to the symmetric group")
 
+    def _set_representations(self) -> None:
+        """Parse ``input``/``output`` and make ``mode`` and ``output`` agree (see the class docstring)."""
+        _check_int("n", self.n, minimum=1)
+        _check_choice("mode", self.mode, MODES)
+        rep_in = Representation.parse(self.input)
+        if self.output is None:
+            rep_out = SET if self.mode == "equivariant" else TRIVIAL
+        else:
+            rep_out = Representation.parse(self.output)
+            if self.mode == "invariant" and not rep_out.is_trivial:
+                raise SpecError(
+                    f"mode 'invariant' means output '1', which contradicts output {str(rep_out)!r}"
+                )
+        rep_in.check(self.n)
+        rep_out.check(self.n)
+        object.__setattr__(self, "input", rep_in)
+        object.__setattr__(self, "output", rep_out)
+        object.__setattr__(self, "mode", "invariant" if rep_out.is_trivial else "equivariant")
+
     # ------------------------------------------------------------------ derived sizes
     @property
+    def is_set_layer(self) -> bool:
+        """True for today's layers: input ``V``, output ``V`` or ``1``."""
+        return self.input.is_set and (self.output.is_set or self.output.is_trivial)
+
+    @property
+    def num_coordinates(self) -> int:
+        """Input coordinates without the bias: ``n`` for a set, ``n(n−1)/2`` for ``E``, ..."""
+        return self.input.size(self.n)
+
+    @property
     def num_inputs(self) -> int:
-        """Number of input variables including the bias input: ``n + bias``."""
-        return self.n + int(self.bias)
+        """Number of input variables including the bias input: coordinates + bias."""
+        return self.num_coordinates + int(self.bias)
 
     @property
     def num_outputs(self) -> int:
-        """``n`` outputs when equivariant, one when invariant."""
-        return self.n if self.mode == "equivariant" else 1
+        """Output coordinates: ``n`` for ``V``, one when invariant, ``n(n−1)/2`` for ``E``, ..."""
+        return self.output.size(self.n)
+
+    def input_permutation(self, sigma: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Array form of σ on the input variables (coordinates, then the bias input, which is fixed).
+
+        >>> LayerSpec(n=3, degree=1, input="E", bias=True).input_permutation((1, 0, 2)).tolist()
+        [0, 2, 1, 3]
+        """
+        image = self.input.permutation_array(np.asarray(sigma, dtype=np.int64))
+        return np.concatenate([image, [self.num_coordinates]]) if self.bias else image
+
+    def output_permutation(self, sigma: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Array form of σ on the output coordinates (``[0]`` when invariant)."""
+        return self.output.permutation_array(np.asarray(sigma, dtype=np.int64))
 
     @property
     def equivariant(self) -> bool:
@@ -154,7 +210,8 @@ class LayerSpec:
         return label
 
     def __str__(self) -> str:
-        parts = [self.group_label, self.degree_name, self.indexing, self.mode]
+        representations = self.mode if self.is_set_layer else f"{self.input} -> {self.output}"
+        parts = [self.group_label, self.degree_name, self.indexing, representations]
         if self.bias:
             parts.append("+bias")
         if self.gauge == "symmetric":
@@ -163,7 +220,11 @@ class LayerSpec:
 
     @classmethod
     def parse(cls, text: str) -> LayerSpec:
-        """Inverse of ``str``: ``LayerSpec.parse("S5 quadratic ordered equivariant +bias")``."""
+        """Inverse of ``str``: ``LayerSpec.parse("S5 quadratic ordered equivariant +bias")``.
+
+        Tensor layers name their representations as ``IN -> OUT`` in place of
+        the mode: ``"S5 quadratic ordered E -> V"``, ``"S6 linear ordered V + E -> 1 +bias"``.
+        """
         match = re.fullmatch(r"\s*([SCDG])(\d+)(/\w+)?(\[[^\]]*\])?\s+(.*)", text)
         if not match:
             raise SpecError(
@@ -188,6 +249,7 @@ class LayerSpec:
             kwargs["degree"] = int(degree_token.split("-")[1])
         else:
             raise SpecError(f"unknown degree {degree_token!r} in layer spec {text!r}")
+        tokens = _take_representations(tokens, kwargs, text)
         for token in tokens:
             if token in INDEXINGS:
                 kwargs["indexing"] = token
@@ -206,6 +268,9 @@ class LayerSpec:
         """All fields, JSON-ready, plus the round-tripping string under ``"label"``."""
         data = asdict(self)
         data["generators"] = [groups.format_cycles(g) for g in self.generators]
+        del data["input"], data["output"]
+        if not self.is_set_layer:  # set layers keep today's JSON, byte for byte
+            data["input"], data["output"] = str(self.input), str(self.output)
         data["label"] = str(self)
         return data
 
@@ -215,6 +280,7 @@ class LayerSpec:
         if not isinstance(data, dict):
             raise SpecError(f"a layer spec must be a JSON object, got {type(data).__name__}")
         known = {"n", "degree", "indexing", "bias", "mode", "group", "transpositions", "generators", "gauge"}
+        known |= {"input", "output"}
         unknown = set(data) - known - {"label"}
         if unknown:
             raise SpecError(f"unknown layer spec fields: {sorted(unknown)}")
@@ -232,6 +298,26 @@ class LayerSpec:
         if "label" in data and data["label"] != str(spec):
             raise SpecError(f"layer spec label {data['label']!r} does not match its fields ({spec})")
         return spec
+
+
+_KEYWORDS = {*INDEXINGS, *MODES, "+bias", "+symmetric-gauge"}
+
+
+def _take_representations(tokens: list[str], kwargs: dict[str, Any], text: str) -> list[str]:
+    """Pull ``IN -> OUT`` out of the spec tokens (a representation may span tokens: ``V + E``)."""
+    if "->" not in tokens:
+        return tokens
+    arrow = tokens.index("->")
+    start, stop = arrow, arrow + 1
+    while start > 0 and tokens[start - 1] not in _KEYWORDS:
+        start -= 1
+    while stop < len(tokens) and tokens[stop] not in _KEYWORDS:
+        stop += 1
+    left, right = " ".join(tokens[start:arrow]), " ".join(tokens[arrow + 1 : stop])
+    if not left or not right:
+        raise SpecError(f"layer spec {text!r} needs a representation on both sides of '->'")
+    kwargs["input"], kwargs["output"] = Representation.parse(left), Representation.parse(right)
+    return tokens[:start] + tokens[stop:]
 
 
 def _check_int(name: str, value: object, *, minimum: int) -> None:

@@ -1,6 +1,7 @@
 """The same equations as the symbolic engine, from index arithmetic alone (numpy, no sympy).
 
-Why this works: with ``(σ·x)_i = x_{σ(i)}`` the monomial ``x^m`` of ``y_k(σ·x)``
+Why this works: with ``(σ·x)_i = x_{σ(i)}`` (for tensors σ acts on every index
+of a coordinate, :mod:`polyequiv.reps`) the monomial ``x^m`` of ``y_k(σ·x)``
 becomes ``x^{σ(m)}``, so the coefficient of ``x^μ`` on the left is the slot sum
 ``S^k_{σ⁻¹(μ)}`` and on the right ``S^{σ(k)}_μ``.  Writing ``m = σ⁻¹(μ)``, the
 equations of generator σ are exactly
@@ -24,9 +25,9 @@ from polyequiv.indexing import WeightIndex
 
 
 def monomial_images(index: WeightIndex, sigma: tuple[int, ...]) -> np.ndarray:
-    """Rank of ``sorted σ(m)`` for every monomial ``m`` (the bias index is fixed)."""
-    spec = index.spec
-    extended = np.array(list(sigma) + ([spec.n] if spec.bias else []), dtype=np.int64)
+    """Rank of ``sorted σ(m)`` for every monomial ``m`` (σ acting on the input coordinates,
+    see :mod:`polyequiv.reps`; the bias input is fixed)."""
+    extended = index.spec.input_permutation(sigma)
     return index.monomial_rank(np.sort(extended[index.monomials], axis=1))
 
 
@@ -40,9 +41,7 @@ def moved_slots(index: WeightIndex, sigma: tuple[int, ...]) -> tuple[np.ndarray,
     image = monomial_images(index, sigma)
     big_m = index.num_monomials
     monomials_moved = np.nonzero(image != np.arange(big_m))[0]
-    if not index.spec.equivariant:
-        return monomials_moved, image[monomials_moved]
-    outputs = np.asarray(sigma, dtype=np.int64)
+    outputs = index.spec.output_permutation(sigma)  # [0] when invariant: nothing moves through it
     is_fixed = outputs == np.arange(outputs.size)
     outputs_moved, outputs_fixed = np.nonzero(~is_fixed)[0], np.nonzero(is_fixed)[0]
     # outputs σ moves, with every monomial

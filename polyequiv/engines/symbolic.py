@@ -4,7 +4,9 @@ For every generator σ and every output k the engine builds
 
     LHS = y_k(σ·x)        RHS = y_{σ(k)}(x)     (RHS = y(x) when invariant)
 
-with symbolic weights, expands ``LHS − RHS`` as a polynomial in ``x`` and
+(for tensor representations ``x`` runs over the input coordinates and ``k`` over
+the output coordinates, both permuted as in :mod:`polyequiv.reps`) with symbolic
+weights, expands ``LHS − RHS`` as a polynomial in ``x`` and
 reads off the coefficient of every monomial: each one is a linear form in the
 weights that must vanish.  The bias input is the literal ``1`` (homogenisation
 is done by substitution, not by index arithmetic), so this path shares no
@@ -27,7 +29,7 @@ def weight_symbols(index: WeightIndex) -> list[sp.Symbol]:
 def layer_polynomials(index: WeightIndex, symbols: list[sp.Symbol]) -> tuple[list[sp.Expr], list[sp.Symbol]]:
     """The layer ``y_k(x) = Σ_t W^k_t Π_j x_{t_j}`` as sympy expressions, and the input symbols."""
     spec = index.spec
-    xs = list(sp.symbols(f"x0:{spec.n}"))
+    xs = list(sp.symbols(f"x0:{spec.num_coordinates}"))
     inputs: list[sp.Expr] = xs + ([sp.Integer(1)] if spec.bias else [])
     tuples = index.tuples.tolist()
     outputs = []
@@ -47,10 +49,12 @@ def derive_symbolic(index: WeightIndex) -> ConstraintSystem:
     outputs, xs = layer_polynomials(index, symbols)
     forms = set()
     for sigma in spec.group_generators:
-        substitution = {xs[i]: xs[sigma[i]] for i in range(spec.n)}
+        on_inputs = spec.input_permutation(sigma).tolist()
+        on_outputs = spec.output_permutation(sigma).tolist()
+        substitution = {xs[c]: xs[on_inputs[c]] for c in range(spec.num_coordinates)}
         for k in range(index.num_outputs):
             lhs = outputs[k].xreplace(substitution)
-            rhs = outputs[sigma[k]] if spec.equivariant else outputs[0]
+            rhs = outputs[on_outputs[k]]
             difference = sp.expand(lhs - rhs)
             if difference == 0:
                 continue

@@ -62,6 +62,10 @@ class TiedPolynomialLayer(nn.Module):
     ----------
     spec : LayerSpec or TyingScheme
         The layer; a scheme (e.g. from :func:`polyequiv.load_scheme`) fixes its classes.
+        Tensor layers (``spec.input``/``spec.output`` other than ``V``) take the
+        coordinates of their input representation as the rows of ``x`` (edges
+        ``{i, j}`` in lexicographic order for ``E``) and return one row per output
+        coordinate; see :mod:`polyequiv.reps`.
     in_channels, out_channels : int
         Channels ``c_in`` of every set element and ``c_out`` of every output.
     dtype, device : optional
@@ -219,9 +223,11 @@ class TiedPolynomialLayer(nn.Module):
 
     # ------------------------------------------------------------------ forward
     def forward(self, x: Tensor) -> Tensor:
-        if x.dim() != 3 or x.shape[1] != self.spec.n or x.shape[2] != self.in_channels:
+        coordinates = self.spec.num_coordinates  # n for a set, n(n−1)/2 for E (polyequiv.reps)
+        if x.dim() != 3 or x.shape[1] != coordinates or x.shape[2] != self.in_channels:
             raise ValueError(
-                f"expected input of shape (batch, {self.spec.n}, {self.in_channels}), got {tuple(x.shape)}"
+                f"expected input of shape (batch, {coordinates}, {self.in_channels}) for {self.spec}, "
+                f"got {tuple(x.shape)}"
             )
         return self.apply_weight(self.dense_weight(), x)
 
