@@ -77,12 +77,17 @@ class Pattern:
     suffix : str
         What the positions do not show: the output term and the factor terms when
         the representations have several terms, and the bias factors (``b²``).
+    kernel : tuple of int
+        Block number of every position, in position order: the output's indices,
+        then the factors term by term (``arity`` positions each); bias factors and
+        ``1`` terms have none.  This is what a layer contracts over.
     """
 
     output_term: int
     composition: tuple[int, ...]
     blocks: tuple[tuple[str, ...], ...]
     suffix: str = ""
+    kernel: tuple[int, ...] = ()
 
     @property
     def num_blocks(self) -> int:
@@ -310,7 +315,7 @@ def layer_patterns(
                     tuple(layout.names[p] for p in range(len(row)) if row[p] == b)
                     for b in range(max(row, default=-1) + 1)
                 )
-                patterns.append(Pattern(out_position, composition, blocks, suffix))
+                patterns.append(Pattern(out_position, composition, blocks, suffix, tuple(row)))
     return patterns
 
 
@@ -378,7 +383,8 @@ def pattern_of_slot(
         tuple(names[p] for p in range(len(representative)) if representative[p] == b)
         for b in range(max(representative, default=-1) + 1)
     )
-    return Pattern(output_term, key, blocks, _suffix(rep_out, output_term, rep_in.terms, key))
+    suffix = _suffix(rep_out, output_term, rep_in.terms, key)
+    return Pattern(output_term, key, blocks, suffix, tuple(representative))
 
 
 @dataclass

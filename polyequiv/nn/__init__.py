@@ -3,6 +3,8 @@
 * :class:`TiedPolynomialLayer` — any group, materialised tied weights (one parameter per
   class and channel-block entry, or the exact basis for full indexing).
 * :class:`SetPolyLayer` — the symmetric group, size-agnostic, through power sums.
+* :class:`TensorPolyLayer` — the symmetric group on tensors and graphs (``E -> V``, ``V2 -> V2``, …),
+  size-agnostic, one parameter per partition pattern, einsum contractions.
 * :class:`InvariantPolyReadout` — the invariant read-out (sum/mean pooling at degree 1,
   the 2-weight invariant quadratic at degree 2).
 * :func:`project`, :func:`equivariance_residual` — the distance of any dense weight from
@@ -16,6 +18,14 @@
 """
 
 from polyequiv.nn.set_layers import InvariantPolyReadout, SetPolyLayer
+from polyequiv.nn.tensor_layers import TensorPolyLayer
 from polyequiv.nn.tied import TiedPolynomialLayer, equivariance_residual, project
 
-__all__ = ["InvariantPolyReadout", "SetPolyLayer", "TiedPolynomialLayer", "equivariance_residual", "project"]
+__all__ = [
+    "InvariantPolyReadout",
+    "SetPolyLayer",
+    "TensorPolyLayer",
+    "TiedPolynomialLayer",
+    "equivariance_residual",
+    "project",
+]
