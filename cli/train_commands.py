@@ -20,7 +20,7 @@ from polyequiv_cli.options import RefusedError, echo_json, parse_n_range
 # torch is imported only by the commands that train, so `polyequiv derive` stays fast; this list is
 # checked against polyequiv.models.model_names() by the tests.
 MODEL_NAMES = ("tied-linear", "tied-quadratic", "deepsets", "lstm", "mlp", "penalty-mlp",
-               "gcn", "gin", "row-mlp", "deepsets-rows")
+               "tied-edge-linear", "tied-edge-cubic", "gcn", "gin", "row-mlp", "deepsets-rows")
 LOSSES = ("l1", "mse")
 SCHEDULES = ("constant", "cosine")
 
@@ -242,19 +242,32 @@ def compare_command(task: str, models: str | None, out: Path | None, overwrite: 
 
 
 @click.command("plot")
-@click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("runs", nargs=-1, type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Image file (.png, .svg, .pdf).")
 @click.option("--metric", type=click.Choice(["accuracy", "mae", "relative_mae"]), default=None,
               help="What to draw against cardinality (default: accuracy when the task has it, else MAE).")
+@click.option("--patterns", "pattern_spec", default=None, metavar="SPEC",
+              help="Draw the partition diagram of every pattern of an Sₙ layer instead, "
+                   "e.g. 'S5 quadratic ordered E -> V'.")
 @click.option("--title", default=None, help="Figure title.")
-def plot_command(runs: tuple[Path, ...], output: Path, metric: str | None, title: str | None) -> None:
+def plot_command(runs: tuple[Path, ...], output: Path, metric: str | None, pattern_spec: str | None,
+                 title: str | None) -> None:
     """Draw accuracy (or error) against set cardinality, one line per run (the lab's Task 7).
 
     \b
     Example: polyequiv plot runs/compare-digit-sum -o accuracy.png
     RUNS are run folders, or folders of run folders (as written by compare).
+    With --patterns SPEC (no RUNS): one partition diagram per pattern of the layer,
+    e.g. polyequiv plot --patterns 'S5 cubic ordered E -> V' -o triangles.png
     """
+    if pattern_spec is not None:
+        if runs or metric:
+            raise click.UsageError("--patterns draws a layer's patterns: give no RUNS and no --metric")
+        _plot_patterns(pattern_spec, output, title)
+        return
+    if not runs:
+        raise click.UsageError("give RUNS (run folders), or --patterns SPEC")
     from polyequiv.training.plotting import plot_metric, run_labels
 
     try:
@@ -270,3 +283,34 @@ def plot_command(runs: tuple[Path, ...], output: Path, metric: str | None, title
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="'--metric'") from None
     click.echo(f"wrote {output} ({len(results)} runs, {metric})")
+
+
+def _plot_patterns(text: str, output: Path, title: str | None) -> None:
+    """``polyequiv plot --patterns SPEC``: the partition diagrams of an Sₙ layer's patterns."""
+    from polyequiv.errors import SpecError
+    from polyequiv.patterns import layer_patterns, pattern_path_problem
+    from polyequiv.spec import LayerSpec
+
+    try:
+        spec = LayerSpec.parse(text)
+    except SpecError as error:
+        raise click.BadParameter(str(error), param_hint="'--patterns'") from None
+    problem = pattern_path_problem(spec)
+    if problem is not None:
+        raise click.BadParameter(f"{spec}: {problem}", param_hint="'--patterns'")
+    patterns = [p for p in layer_patterns(spec.input, spec.output, spec.degree, bias=spec.bias)
+                if p.num_blocks <= spec.n]
+    if len(patterns) > 64:
+        raise click.BadParameter(f"{spec} has {len(patterns)} patterns; draw at most 64 "
+                                 "(a lower degree or fewer terms)", param_hint="'--patterns'")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from polyequiv.viz import plot_patterns
+
+    figure = plot_patterns(patterns, title=title or f"{spec}: {len(patterns)} patterns")
+    try:
+        figure.savefig(output, dpi=130)
+    except (OSError, ValueError) as error:
+        raise click.BadParameter(f"cannot write {output}: {error}", param_hint="'-o'") from None
+    click.echo(f"wrote {output} ({len(patterns)} patterns of {spec})")

@@ -9,10 +9,12 @@ matrix (rows: outputs ``k``, columns: inputs); a quadratic layer is one
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 
 import numpy as np
 
 from polyequiv.derivation import Derivation
+from polyequiv.patterns import Pattern
 
 
 def class_grids(result: Derivation) -> list[tuple[str, np.ndarray]]:
@@ -89,3 +91,84 @@ def _letter(number: int) -> str:
     from polyequiv.render import class_label
 
     return class_label(number)
+
+
+def pattern_positions(pattern: Pattern) -> list[str]:
+    """The pattern's position names in position order (outputs ``o…``, then every factor's ``i…``)."""
+    seen = [0] * pattern.num_blocks
+    names = []
+    for block in pattern.kernel:
+        names.append(pattern.blocks[block][seen[block]])
+        seen[block] += 1
+    return names
+
+
+def plot_patterns(
+    patterns: Sequence[Pattern], *, title: str | None = None, columns: int = 4, ax_size: float = 2.4
+):
+    """Partition diagrams of Sₙ patterns (Pearce-Crump's pictures), one panel per pattern.
+
+    Top row: the output's index positions ``o₁, o₂, …``; bottom row: the input
+    positions factor by factor, each factor's positions framed together (``i₁ i₁′``
+    is one edge).  Positions of one block (equal indices) are joined: arcs between
+    neighbours of the block in the same row, one straight line between the rows
+    when the block holds positions of both.  Positions in different blocks take
+    distinct elements.  Patterns without positions (bias only) show their suffix.
+
+    Returns the ``matplotlib.figure.Figure``; the caller saves or shows it.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Arc, FancyBboxPatch
+
+    if not patterns:
+        raise ValueError("no patterns to draw")
+    columns = max(1, min(columns, len(patterns)))
+    rows = -(-len(patterns) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(ax_size * columns, 0.8 * ax_size * rows),
+                                squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    colours = plt.get_cmap("tab10")
+    for number, (ax, pattern) in enumerate(zip(axes.ravel(), patterns, strict=False)):
+        names = pattern_positions(pattern)
+        top = [p for p, name in enumerate(names) if name.startswith("o")]
+        bottom = [p for p, name in enumerate(names) if not name.startswith("o")]
+        width = max(len(top), len(bottom), 1)
+        where: dict[int, tuple[float, float]] = {}
+        for row, positions in ((1.0, top), (0.0, bottom)):
+            offset = (width - len(positions)) / 2
+            for slot, p in enumerate(positions):
+                where[p] = (offset + slot, row)
+        factors: dict[str, list[int]] = {}
+        for p in bottom:
+            factors.setdefault(names[p].rstrip("′″‴"), []).append(p)
+        for members in factors.values():
+            x0, x1 = where[members[0]][0], where[members[-1]][0]
+            ax.add_patch(FancyBboxPatch((x0 - 0.3, -0.22), x1 - x0 + 0.6, 0.44, boxstyle="round,pad=0.02",
+                                        fill=False, linewidth=0.6, edgecolor="0.6"))
+        for b in range(pattern.num_blocks):
+            colour = colours(b % 10)
+            members = [p for p, block in enumerate(pattern.kernel) if block == b]
+            for row, sign in ((1.0, -1), (0.0, 1)):
+                in_row = sorted((p for p in members if where[p][1] == row), key=lambda p: where[p][0])
+                for a, c in itertools.pairwise(in_row):
+                    (xa, _), (xc, _) = where[a], where[c]
+                    ax.add_patch(Arc(((xa + xc) / 2, row), xc - xa, 0.5 * (xc - xa) / width + 0.25,
+                                     theta1=180 if sign < 0 else 0, theta2=360 if sign < 0 else 180,
+                                     color=colour, linewidth=1.6))
+            tops = [p for p in members if where[p][1] == 1.0]
+            bottoms = [p for p in members if where[p][1] == 0.0]
+            if tops and bottoms:
+                (xt, yt), (xb, yb) = where[tops[0]], where[bottoms[0]]
+                ax.plot([xt, xb], [yt, yb], color=colour, linewidth=1.6)
+            for p in members:
+                x, y = where[p]
+                ax.plot([x], [y], "o", color=colour, markersize=6)
+                ax.text(x, y + (0.17 if y else -0.3), names[p], ha="center", va="center", fontsize=7)
+        ax.set_xlim(-0.7, width - 0.3)
+        ax.set_ylim(-0.55, 1.4)
+        label = f"{_letter(number)}: {pattern}"
+        ax.set_title(label if len(label) < 38 else label[:36] + "…", fontsize=7)
+    figure.suptitle(title or f"{len(patterns)} partition patterns", fontsize=10)
+    figure.tight_layout()
+    return figure

@@ -17,7 +17,7 @@ from polyequiv.tasks.graphs import relabelled_copies
 from polyequiv.training import RunConfig, train
 from polyequiv_cli.main import cli
 
-GRAPH_MODELS = ["gcn", "gin", "row-mlp", "deepsets-rows"]
+GRAPH_MODELS = ["tied-edge-linear", "tied-edge-cubic", "gcn", "gin", "row-mlp", "deepsets-rows"]
 
 
 def brute_force_triangles(adjacency: np.ndarray) -> np.ndarray:

@@ -6,18 +6,22 @@ Every model maps a batch of padded adjacency matrices to one prediction per node
 
 Padding nodes (``mask`` False) have no edges and get a zero prediction.
 
-==================  ===================================================================  ============
-name                architecture                                                         any size
-==================  ===================================================================  ============
-``gcn``             the seed's baseline: GCNConv 1 → 10, ReLU, GCNConv 10 → 1 (PyG),    yes
-                    every node's input feature 1
-``gin``             a stronger message-passing baseline: two GINConv layers (sum         yes
-                    aggregation, MLPs of width 32), every node's input feature 1
-``row-mlp``         the seed's architecture: each node's adjacency row through           no (≤ L)
-                    Linear(L → 10), ReLU, then the sum of the 10 outputs
-``deepsets-rows``   DeepSets on each node's row ``{A_kj}_j``: φ (1 → 32, ReLU) summed,   yes
-                    then ρ (32 → 32 → 1)
-==================  ===================================================================  ============
+======================  ============================================================================  ========
+name                    architecture                                                                  any size
+======================  ============================================================================  ========
+``tied-edge-linear``    the derived linear ``E → V`` layer (:class:`~polyequiv.nn.TensorPolyLayer`):  yes
+                        2 patterns, the degree ``Σ_j A_kj`` and the edge count
+``tied-edge-cubic``     the derived cubic ``E → V`` layer: 23 patterns, among them the                yes
+                        triangles through ``k``, ``(A³)_kk / 2``
+``gcn``                 the seed's baseline: GCNConv 1 → 10, ReLU, GCNConv 10 → 1 (PyG),              yes
+                        every node's input feature 1
+``gin``                 a stronger message-passing baseline: two GINConv layers (sum                  yes
+                        aggregation, MLPs of width 32), every node's input feature 1
+``row-mlp``             the seed's architecture: each node's adjacency row through                    no (≤ L)
+                        Linear(L → 10), ReLU, then the sum of the 10 outputs
+``deepsets-rows``       DeepSets on each node's row ``{A_kj}_j``: φ (1 → 32, ReLU) summed,            yes
+                        then ρ (32 → 32 → 1)
+======================  ============================================================================  ========
 
 The message-passing models come from PyTorch Geometric (imported when one is
 built): the dense batch is turned into PyG's ``(x, edge_index, batch)`` form,
@@ -38,10 +42,13 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+import numpy as np
 import torch
+import torch.nn.utils.parametrize
 from torch import Tensor, nn
 
 from polyequiv.models.registry import ModelContext, ModelDefinition, ModelError, SetModel, register
+from polyequiv.nn.tensor_layers import TensorPolyLayer
 
 #: Training settings of the graph baselines: the lab's (20 epochs, batch 64, Adam 1e-3, L1), as the seed
 #: trains with a mean L1 loss.
@@ -76,6 +83,82 @@ class GraphModel(SetModel):
     @staticmethod
     def masked(out: Tensor, mask: Tensor) -> Tensor:
         return out * mask.to(out.dtype)
+
+
+class PatternPreconditioner(nn.Module):
+    """``weight = P θ``: a fixed invertible change of coordinates (a :mod:`torch.nn.utils.parametrize`)."""
+
+    def __init__(self, matrix: Tensor) -> None:
+        super().__init__()
+        self.register_buffer("matrix", matrix)
+
+    def forward(self, theta: Tensor) -> Tensor:
+        return self.matrix @ theta
+
+
+def pattern_features(layer: TensorPolyLayer, adjacency: Tensor) -> Tensor:
+    """``(patterns, graphs·n)``: every pattern's contraction ``T_π(A)`` at every node (one channel)."""
+    with torch.no_grad():
+        weight = layer.weight.detach().clone()
+        rows = []
+        for number in range(layer.num_parameters):
+            layer.weight.zero_()
+            layer.weight[number] = 1.0
+            rows.append(layer(adjacency.unsqueeze(-1))[..., 0].reshape(-1))
+        layer.weight.copy_(weight)
+    return torch.stack(rows)
+
+
+def whitening_matrix(features: Tensor, floor: float = 1e-10) -> Tensor:
+    """``C^{-1/2}`` of the second moments ``C = F Fᵀ / m`` (eigenvalues floored at ``floor·max``)."""
+    moments = (features.double() @ features.double().T) / features.shape[1]
+    values, vectors = torch.linalg.eigh(moments)
+    values = values.clamp_min(floor * float(values.max()))
+    return (vectors * values.rsqrt()) @ vectors.T
+
+
+class TiedEdgeNetwork(GraphModel):
+    """The derived ``E → V`` polynomial layer of degree ``degree`` itself: one weight per pattern.
+
+    Reads the adjacency as the edge representation ``E`` (one channel) and returns one value per
+    node, ``y_k = Σ_π w_π T_π(A)_k``; the layer is size-agnostic (n-free patterns), so one set of
+    weights serves every n.
+
+    Conditioning.  The contractions ``T_π`` are far apart in scale (a pattern summing over ``s``
+    free blocks grows like ``n^s``: 1 to 10⁶ at n = 10 for the cubic layer) and strongly correlated,
+    so plain Adam on ``w`` crawls.  The weights are therefore trained as ``w = P θ`` with the fixed
+    ``P = C^{-1/2}``, ``C`` the second moments of the pattern features on ``reference_graphs``
+    random graphs of ``reference_size`` nodes (edge probability uniform in the task's range, a fixed
+    seed, never the training data).  ``P`` is invertible: the same functions, the same optimum,
+    only better-conditioned steps.  ``layer.weight`` always holds ``w``.
+    """
+
+    def __init__(self, context: ModelContext, degree: int = 1, bias: bool = False,
+                 reference_size: int = 10, reference_graphs: int = 512) -> None:
+        super().__init__()
+        if degree < 1 or reference_size < 2 or reference_graphs < 1:
+            raise ModelError(f"need degree ≥ 1, reference_size ≥ 2 and reference_graphs ≥ 1, got "
+                             f"{degree}, {reference_size}, {reference_graphs}")
+        from polyequiv.tasks.graphs import random_graphs
+
+        self.layer = TensorPolyLayer("E", "V", degree, 1, 1, bias=bias, dtype=torch.float64)
+        graphs = random_graphs(np.random.default_rng(20261201), reference_graphs, reference_size)
+        matrix = whitening_matrix(pattern_features(self.layer, torch.as_tensor(graphs, dtype=torch.float64)))
+        self.layer.float()
+        torch.nn.utils.parametrize.register_parametrization(
+            self.layer, "weight", PatternPreconditioner(matrix.float()))
+        with torch.no_grad():
+            self.layer.parametrizations.weight.original.zero_()
+
+    def forward(self, values: Tensor, mask: Tensor) -> Tensor:
+        return self.masked(self.layer(values.unsqueeze(-1), mask=mask)[..., 0], mask)
+
+    def diagnostics(self) -> dict[str, float]:
+        """The learned weight of every pattern (at most 8: the linear and quadratic layers)."""
+        if len(self.layer.patterns) > 8:
+            return {}
+        values = self.layer.weight.detach().tolist()
+        return {f"weight {p}": value for p, value in zip(self.layer.patterns, values, strict=True)}
 
 
 class GCN(GraphModel):
@@ -161,6 +244,14 @@ class DeepSetsRows(GraphModel):
         return self.masked(self.rho(embedded.sum(dim=2)).squeeze(-1), mask)
 
 
+#: Tied layers: Adam 5e-2 (on the whitened coordinates) decayed to 0 by a cosine schedule.
+TIED_GRAPH_TRAINING: dict[str, Any] = {**GRAPH_TRAINING, "lr": 5e-2, "schedule": "cosine"}
+
+_TIED_EDGE = {"bias": False, "reference_size": 10}
+register(ModelDefinition("tied-edge-linear", "the derived linear E → V layer (2 patterns)", TiedEdgeNetwork,
+                         {"degree": 1, **_TIED_EDGE}, TIED_GRAPH_TRAINING, domain="graphs"))
+register(ModelDefinition("tied-edge-cubic", "the derived cubic E → V layer (23 patterns)", TiedEdgeNetwork,
+                         {"degree": 3, **_TIED_EDGE}, TIED_GRAPH_TRAINING, domain="graphs"))
 register(
     ModelDefinition(
         "gcn",
