@@ -150,10 +150,13 @@ def test_pyg_conversion_matches_pyg() -> None:
     assert batch.tolist() == [g for g in range(3) for _ in range(7)]
 
 
-@pytest.mark.parametrize("name", ["gcn", "gin", "deepsets-rows"])
+@pytest.mark.parametrize("name", ["gcn", "gin", "deepsets-rows", "tied-edge-linear", "tied-edge-cubic"])
 def test_message_passing_models_are_equivariant_and_ignore_padding(name: str) -> None:
     torch.manual_seed(0)
     model = build_model(name, graph_context(12))
+    if name.startswith("tied"):  # they start at 0, which any test would pass
+        with torch.no_grad():
+            model.layer.parametrizations.weight.original.normal_()
     values, mask = random_batch(4, 9, seed=1)
     out = model(values, mask)
     sigma = torch.randperm(9)
@@ -218,3 +221,50 @@ def test_cli_trains_a_graph_baseline(tmp_path) -> None:
         cli, ["train", "--task", "graph-degree", "--model", "lstm", "--quick", "--out", str(tmp_path / "x")]
     )
     assert bad.exit_code == 2 and "reads sets" in bad.output and "Traceback" not in bad.output
+
+
+def brute_force_degrees(adjacency: np.ndarray) -> np.ndarray:
+    n = len(adjacency)
+    return np.array([sum(adjacency[k, j] for j in range(n) if j != k) for k in range(n)])
+
+
+@pytest.mark.parametrize(("name", "target"), [("tied-edge-linear", brute_force_degrees),
+                                              ("tied-edge-cubic", brute_force_triangles)])
+def test_tied_edge_layers_hold_the_exact_answer_at_every_size(name: str, target) -> None:
+    """Least squares over the layer's patterns at n = 7 fits the target exactly, and the same
+    weights are exact on graphs of 4 and 13 nodes: the layer computes it for every n."""
+    model = build_model(name, graph_context(10)).double()
+    layer = model.layer
+    rng = np.random.default_rng(5)
+
+    def graphs(count: int, n: int) -> np.ndarray:
+        upper = np.triu(rng.random((count, n, n)) < rng.uniform(0.2, 0.8, (count, 1, 1)), 1)
+        return (upper | upper.transpose(0, 2, 1)).astype(np.float64)
+
+    def features(adjacency: np.ndarray) -> torch.Tensor:
+        columns = []
+        preconditioner = layer.parametrizations.weight[0].matrix
+        unit = torch.eye(layer.num_parameters, dtype=torch.float64)
+        everyone = torch.ones(adjacency.shape[:2], dtype=torch.bool)
+        with torch.no_grad():
+            for p in range(layer.num_parameters):  # θ such that the layer's weight w = P θ is unit p
+                layer.parametrizations.weight.original.copy_(torch.linalg.solve(preconditioner, unit[p]))
+                columns.append(model(torch.as_tensor(adjacency), everyone).reshape(-1))
+        return torch.stack(columns, dim=1)
+
+    train_graphs = graphs(60, 7)
+    truth = np.stack([target(a) for a in train_graphs]).reshape(-1)
+    weights = torch.linalg.lstsq(features(train_graphs), torch.as_tensor(truth, dtype=torch.float64)).solution
+    for n in (4, 13):
+        test_graphs = graphs(10, n)
+        predicted = features(test_graphs) @ weights
+        expected = np.stack([target(a) for a in test_graphs]).reshape(-1)
+        np.testing.assert_allclose(predicted.numpy(), expected, atol=1e-7)
+
+
+def test_a_trained_tied_edge_layer_counts_degrees_exactly(tmp_path) -> None:
+    config = RunConfig.create("graph-degree", "tied-edge-linear", seed=0, epochs=20,
+                              task_options={"quick": True, "cardinalities": [5, 10, 20]})
+    results = train(config, tmp_path / "run")
+    assert results["model"]["parameters"] == 2
+    assert all(r["accuracy"] == 1.0 for r in results["evaluation"]["per_cardinality"])

@@ -183,3 +183,24 @@ def test_bad_inputs_are_refused_with_the_reason() -> None:
         layer(torch.randn(1, 4, 1))
     with pytest.raises(ValueError, match="one per term"):
         layer(torch.zeros(1, 4, 4, 1), torch.zeros(1, 4, 1))
+
+
+@pytest.mark.parametrize(("rep_in", "rep_out", "degree"), [("E", "V", 2), ("V", "E", 2), ("V2", "V", 1),
+                                                           ("E", "1", 3), ("V + E", "E", 1)])
+def test_pattern_values_are_the_features_of_the_forward_pass(rep_in: str, rep_out: str, degree: int) -> None:
+    torch.manual_seed(3)
+    layer = TensorPolyLayer(rep_in, rep_out, degree, bias=True, dtype=torch.float64)
+    inputs = random_inputs(rep_in, 3, 6, 1, torch.Generator().manual_seed(4))
+    mask = torch.ones(3, 6, dtype=torch.bool)
+    mask[0, :2] = False
+    features = layer.pattern_values(*inputs, mask=mask)
+    assert features.shape[0] == layer.num_parameters == len(layer.patterns)
+    for _ in range(3):
+        with torch.no_grad():
+            layer.weight.normal_()
+        expected = layer(*inputs, mask=mask)[..., 0]
+        torch.testing.assert_close(torch.einsum("p,p...->...", layer.weight.detach(), features), expected,
+                                   atol=1e-9, rtol=1e-9)
+    with pytest.raises(ValueError, match="one input and one output channel"):
+        TensorPolyLayer(rep_in, rep_out, degree, 2, 1).pattern_values(
+            *[x.float() for x in random_inputs(rep_in, 1, 4, 2, torch.Generator().manual_seed(5))])

@@ -99,14 +99,8 @@ class PatternPreconditioner(nn.Module):
 def pattern_features(layer: TensorPolyLayer, adjacency: Tensor) -> Tensor:
     """``(patterns, graphs·n)``: every pattern's contraction ``T_π(A)`` at every node (one channel)."""
     with torch.no_grad():
-        weight = layer.weight.detach().clone()
-        rows = []
-        for number in range(layer.num_parameters):
-            layer.weight.zero_()
-            layer.weight[number] = 1.0
-            rows.append(layer(adjacency.unsqueeze(-1))[..., 0].reshape(-1))
-        layer.weight.copy_(weight)
-    return torch.stack(rows)
+        values = layer.pattern_values(adjacency.unsqueeze(-1))
+    return values.reshape(values.shape[0], -1)
 
 
 def whitening_matrix(features: Tensor, floor: float = 1e-10) -> Tensor:

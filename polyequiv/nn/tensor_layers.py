@@ -186,6 +186,31 @@ class TensorPolyLayer(nn.Module):
                 out.mul_(_node_mask(mask, out.dim() - 2).to(out.dtype))
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
+    def pattern_values(self, *inputs: Tensor, mask: Tensor | None = None) -> Tensor:
+        """Every pattern's contraction ``T_π(X)`` with weight 1, stacked: ``(patterns, batch, n…)``.
+
+        The layer's output is ``Σ_π weight_π · T_π(X)`` (one channel in and out, a single-term
+        output): these are its features, e.g. for least squares or preconditioning, computed once
+        per pattern rather than by one forward pass per unit weight.
+        """
+        if self.in_channels != 1 or self.out_channels != 1 or len(self.out_rep.terms) != 1:
+            raise ValueError("pattern_values needs one input and one output channel and a one-term output, "
+                             f"got {self.in_channels} → {self.out_channels} channels, output {self.out_rep}")
+        xs = self._check_inputs(inputs, mask)
+        n = self._size(xs)
+        values = []
+        for plan in self._plans:
+            unit = xs[0].new_ones((1,) * (1 + len(plan.factors)))
+            out = self._zeros_output(self.out_rep.terms[0], xs[0].shape[0], n, xs[0])
+            _add_output(out, self._contract_pattern(plan, xs, unit, n), plan.output_letters)
+            if self.out_rep.terms[0] == "E":
+                out = (out + out.transpose(1, 2)) / 2
+                out.diagonal(dim1=1, dim2=2).zero_()
+            if mask is not None and self.out_rep.terms[0] != "1":
+                out = out * _node_mask(mask, out.dim() - 2).to(out.dtype)
+            values.append(out[..., 0])
+        return torch.stack(values)
+
     def _contract_pattern(self, plan: _Plan, xs: list[Tensor], theta: Tensor, n: int) -> Tensor:
         channels = _CHANNEL_LETTERS[: len(plan.factors)]
         operands = [(xs[term], "y" + letters + channels[f]) for f, (term, letters) in enumerate(plan.factors)]
