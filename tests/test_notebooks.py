@@ -34,9 +34,9 @@ def outputs(notebook: nbformat.NotebookNode) -> tuple[str, int]:
     return "\n".join(text), images
 
 
-def test_there_are_three_notebooks() -> None:
+def test_the_notebooks_are_there() -> None:
     assert [path.name for path in NOTEBOOKS] == [
-        "01_deriving_constraints.ipynb", "02_seed_tables.ipynb", "03_digit_sum.ipynb"]
+        "01_deriving_constraints.ipynb", "02_seed_tables.ipynb", "03_digit_sum.ipynb", "04_graphs.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
@@ -48,6 +48,8 @@ def test_notebook_runs_end_to_end(path: Path) -> None:
         "02_seed_tables": ["seed (22)", "exact classes"],
         "03_digit_sum": ["tied-linear", "tied-quadratic", "deepsets", "lstm", "penalty-mlp", "acc@100",
                          "equivariance residual"],
+        "04_graphs": ["degree == row sums:       True", "triangles == (A³)_kk / 2: True",
+                      "degree 3: 23 patterns", "tied-edge-cubic", "gin", "row-mlp", "57.69"],
     }[path.stem]
     for fragment in expected:
         assert fragment in text, f"{path.name} does not show {fragment!r}"
