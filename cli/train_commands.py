@@ -90,6 +90,8 @@ def run_options(command: Callable) -> Callable:
                      help="Test sets per cardinality."),
         click.option("--cardinalities", default=None, metavar="RANGE",
                      help="Test cardinalities, e.g. 5-100:5 or 5,10,100."),
+        click.option("--split", type=click.Choice(["by-graph", "random"]), default=None,
+                     help="Graph tasks: split train/test by base graph (default) or at random (the seed's)."),
         click.option("--option", "option_pairs", multiple=True, metavar="KEY=VALUE",
                      help="Model option, repeatable: hidden=4, pooling=mean, penalty=1.0, …"),
         click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
@@ -117,8 +119,10 @@ def _check_device(device: str) -> str:
 
 
 def _task_options(quick: bool, train_size: int | None, valid_size: int | None, test_size: int | None,
-                  cardinalities: str | None) -> dict[str, Any]:
+                  cardinalities: str | None, split: str | None = None) -> dict[str, Any]:
     options: dict[str, Any] = {"quick": True} if quick else {}
+    if split is not None:
+        options["split"] = split
     sizes = {"train": train_size, "valid": valid_size, "test": test_size}
     options.update({k: v for k, v in sizes.items() if v is not None})
     if cardinalities is not None:
@@ -150,7 +154,7 @@ TASK_OPTION = click.option("--task", "task", type=click.Choice(task_names()), re
 def train_command(task: str, model: str, out: Path, resume: bool, overwrite: bool, output_format: str,
                   epochs: int | None, batch_size: int | None, lr: float | None, loss: str | None,
                   schedule: str | None, seed: int, quick: bool, train_size: int | None,
-                  valid_size: int | None, test_size: int | None, cardinalities: str | None,
+                  valid_size: int | None, test_size: int | None, cardinalities: str | None, split: str | None,
                   option_pairs: tuple[str, ...], threads: int, device: str, progress: bool | None) -> None:
     """Train one model on one set task; write a checkpoint every epoch and results.json at the end.
 
@@ -165,7 +169,7 @@ def train_command(task: str, model: str, out: Path, resume: bool, overwrite: boo
     config = RunConfig.create(
         task, model, seed=seed, epochs=epochs, batch_size=batch_size, lr=lr, loss=loss, schedule=schedule,
         model_options=_parse_options(option_pairs),
-        task_options=_task_options(quick, train_size, valid_size, test_size, cardinalities))
+        task_options=_task_options(quick, train_size, valid_size, test_size, cardinalities, split))
     show = sys.stderr.isatty() if progress is None else progress
     results = train(config, out, resume=resume, overwrite=overwrite, threads=threads,
                     device=_check_device(device), progress=show, echo=_echo_err)
@@ -194,7 +198,8 @@ def compare_command(task: str, models: str | None, out: Path | None, overwrite: 
                     output_format: str, epochs: int | None, batch_size: int | None, lr: float | None,
                     loss: str | None, schedule: str | None, seed: int, quick: bool, train_size: int | None,
                     valid_size: int | None, test_size: int | None, cardinalities: str | None,
-                    option_pairs: tuple[str, ...], threads: int, device: str, progress: bool | None) -> None:
+                    split: str | None, option_pairs: tuple[str, ...], threads: int, device: str,
+                    progress: bool | None) -> None:
     """Train every model on one task with the same seed and print one table.
 
     \b
@@ -223,7 +228,7 @@ def compare_command(task: str, models: str | None, out: Path | None, overwrite: 
     for key in options:
         if not any(key in get_model_definition(name).options for name in able):
             raise click.BadParameter(f"no model here takes option {key!r}", param_hint="'--option'")
-    task_options = _task_options(quick, train_size, valid_size, test_size, cardinalities)
+    task_options = _task_options(quick, train_size, valid_size, test_size, cardinalities, split)
     configs = []
     for name in able:
         accepted = get_model_definition(name).options

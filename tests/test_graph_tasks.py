@@ -266,3 +266,14 @@ def test_a_trained_tied_edge_layer_counts_degrees_exactly(tmp_path) -> None:
     results = train(config, tmp_path / "run")
     assert results["model"]["parameters"] == 2
     assert all(r["accuracy"] == 1.0 for r in results["evaluation"]["per_cardinality"])
+
+
+def test_cli_split_flag_reaches_graph_tasks_and_is_refused_for_sets(tmp_path) -> None:
+    out = tmp_path / "random"
+    result = CliRunner().invoke(cli, ["train", "--task", "graph-degree", "--model", "tied-edge-linear",
+                                      "--quick", "--split", "random", "--epochs", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "results.json").read_text())["task"]["split"] == "random"
+    bad = CliRunner().invoke(cli, ["train", "--task", "digit-sum", "--model", "tied-linear", "--quick",
+                                   "--split", "random", "--out", str(tmp_path / "x")])
+    assert bad.exit_code == 2 and "split" in bad.output and "Traceback" not in bad.output
