@@ -183,3 +183,27 @@ def test_bad_inputs_are_refused_with_the_reason() -> None:
         layer(torch.randn(1, 4, 1))
     with pytest.raises(ValueError, match="one per term"):
         layer(torch.zeros(1, 4, 4, 1), torch.zeros(1, 4, 1))
+
+
+@pytest.mark.parametrize(
+    ("rep_in", "rep_out", "degree"), [("V2", "V2", 1), ("V", "V2", 2), ("V + E", "E + V", 2)]
+)
+def test_gradients_are_exact(rep_in: str, rep_out: str, degree: int) -> None:
+    """gradcheck (float64 finite differences) through the grouped contractions, the broadcasts and
+    the in-place diagonal writes of the forward pass, in the inputs and in the weights."""
+    torch.set_num_threads(1)
+    layer = TensorPolyLayer(rep_in, rep_out, degree, 1, 1, bias=True, dtype=torch.float64)
+    terms = _terms(rep_in)
+
+    def inputs_from(free):  # an E input is symmetric: it varies through its upper triangle
+        return [f + f.transpose(1, 2) if t == "E" else f for t, f in zip(terms, free, strict=True)]
+
+    xs = random_inputs(rep_in, 1, 3, 1, torch.Generator().manual_seed(4))
+    free = [(x.triu(1) if t == "E" else x).clone() for t, x in zip(terms, xs, strict=True)]
+    free = [f.requires_grad_(True) for f in free]
+    assert torch.autograd.gradcheck(lambda *f: layer(*inputs_from(f)), tuple(free))
+    fixed = tuple(inputs_from([f.detach() for f in free]))
+    weight = layer.weight.detach().clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(
+        lambda w: torch.func.functional_call(layer, {"weight": w}, fixed), (weight,)
+    )

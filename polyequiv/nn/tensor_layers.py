@@ -41,6 +41,7 @@ once ``n`` reaches the number of positions.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import string
@@ -64,7 +65,8 @@ class _Plan:
     output_term: int
     output_letters: str
     factors: tuple[tuple[int, str], ...]  # (input term, position letters) of each non-bias factor
-    free_letters: str  # block letters that only the output carries
+    free_letters: str  # block letters that only the output carries (the value is constant along them)
+    computed_letters: str  # the other distinct output letters, in output order: the contraction's axes
     channel_orbit: np.ndarray  # parameter number of every channel tuple (c_in^e,)
     num_parameters: int  # per output channel
 
@@ -119,6 +121,16 @@ class TensorPolyLayer(nn.Module):
             [[0], np.cumsum([p.num_parameters * out_channels for p in self._plans])]
         )
         self.weight = nn.Parameter(torch.empty(int(self._offsets[-1]), dtype=dtype, device=device))
+        # weight[theta_index] lays out every pattern's (c_out, c_in, …, c_in) block one after another
+        blocks = [
+            offset + np.arange(self.out_channels)[:, None] * plan.num_parameters + plan.channel_orbit[None, :]
+            for offset, plan in zip(self._offsets[:-1], self._plans, strict=True)
+        ]
+        self._blocks = np.concatenate([[0], np.cumsum([b.size for b in blocks])]).tolist()
+        theta_index = np.concatenate([b.reshape(-1) for b in blocks]) if blocks else np.zeros(0, np.int64)
+        self.register_buffer(
+            "theta_index", torch.as_tensor(theta_index, dtype=torch.long, device=device), persistent=False
+        )
         self.reset_parameters()
 
     @property
@@ -149,8 +161,9 @@ class TensorPolyLayer(nn.Module):
                 position += arities[term]
         used = set("".join(f for _, f in factors))
         free = "".join(sorted(set(output_letters) - used))
+        computed = "".join(c for c in dict.fromkeys(output_letters) if c in used)
         orbit, count = self._channel_orbits(pattern, [t for t, _ in factors])
-        return _Plan(pattern.output_term, output_letters, tuple(factors), free, orbit, count)
+        return _Plan(pattern.output_term, output_letters, tuple(factors), free, computed, orbit, count)
 
     def _channel_orbits(self, pattern: Pattern, factor_terms: list[int]) -> tuple[np.ndarray, int]:
         """Orbit number of every channel tuple under the factor permutations that fix ``π``."""
@@ -169,14 +182,19 @@ class TensorPolyLayer(nn.Module):
     def forward(self, *inputs: Tensor, mask: Tensor | None = None) -> Tensor | tuple[Tensor, ...]:
         xs = self._check_inputs(inputs, mask)
         batch, n = xs[0].shape[0], self._size(xs)
-        outputs = [self._zeros_output(term, batch, n, xs[0]) for term in self.out_rep.terms]
+        reductions: dict[tuple, Tensor] = {}  # single-input sums shared by patterns (row sums, diagonals…)
+        # values by (output term, output letters) then by computed letters: summed before broadcasting
+        groups: dict[tuple[int, str], dict[str, Tensor]] = {}
+        thetas = self.weight[self.theta_index]  # one gather for all patterns
         for number, plan in enumerate(self._plans):
-            lo, hi = int(self._offsets[number]), int(self._offsets[number + 1])
-            theta = self.weight[lo:hi].reshape(self.out_channels, plan.num_parameters)
-            full = theta[:, torch.as_tensor(plan.channel_orbit, device=theta.device)]
+            full = thetas[self._blocks[number] : self._blocks[number + 1]]
             full = full.reshape((self.out_channels,) + (self.in_channels,) * len(plan.factors))
-            value = self._contract_pattern(plan, xs, full, n)
-            _add_output(outputs[plan.output_term], value, plan.output_letters)
+            value = self._contract_pattern(plan, xs, full, reductions)
+            bucket = groups.setdefault((plan.output_term, plan.output_letters), {})
+            key = plan.computed_letters
+            bucket[key] = value if key not in bucket else bucket[key] + value
+        terms = self.out_rep.terms
+        outputs = [self._assemble(number, term, groups, batch, n, xs[0]) for number, term in enumerate(terms)]
         for number, term in enumerate(self.out_rep.terms):
             if term == "E":  # T_π and T_{π with the output ends swapped} are one pattern: symmetrise
                 outputs[number] = (outputs[number] + outputs[number].transpose(1, 2)) / 2
@@ -186,16 +204,78 @@ class TensorPolyLayer(nn.Module):
                 out.mul_(_node_mask(mask, out.dim() - 2).to(out.dtype))
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
-    def _contract_pattern(self, plan: _Plan, xs: list[Tensor], theta: Tensor, n: int) -> Tensor:
+    def forward_pyg(
+        self,
+        x: Tensor | None = None,
+        edge_index: Tensor | None = None,
+        batch: Tensor | None = None,
+        *,
+        edge_attr: Tensor | None = None,
+        u: Tensor | None = None,
+        num_nodes: int | None = None,
+        edges: str = "values",
+    ) -> Tensor | tuple[Tensor, ...]:
+        """The layer on a PyTorch Geometric batch (:mod:`polyequiv.nn.pyg`).
+
+        ``x`` ``(N_total, c_in)`` feeds a ``V`` term, ``edge_index`` ``(2, num_edges)`` with
+        optional ``edge_attr`` ``(num_edges, c_in)`` (default: all ones) an ``E`` term (undirected:
+        both directions listed with equal values, else ``ValueError``) or a ``V2`` term, ``u``
+        ``(num_graphs, c_in)`` a ``1`` term; ``batch`` is PyG's node → graph vector (``None``:
+        one graph).  Returns ``V`` as ``(N_total, c_out)``, ``E`` / ``V2`` as the values on
+        ``edge_index`` ``(num_edges, c_out)`` (``edges="dense"``: the padded
+        ``(num_graphs, n_max, n_max, c_out)``), ``1`` as ``(num_graphs, c_out)``; a tuple for a sum.
+
+        Examples
+        --------
+        >>> layer = TensorPolyLayer("E", "V", 1)
+        >>> with torch.no_grad():
+        ...     _ = layer.weight.copy_(torch.tensor([1.0, 0.0]))  # degrees
+        >>> edge_index = torch.tensor([[0, 1, 0, 2, 3, 4], [1, 0, 2, 0, 4, 3]])  # a path, an edge
+        >>> layer.forward_pyg(edge_index=edge_index, batch=torch.tensor([0, 0, 0, 1, 1]))[:, 0].tolist()
+        [2.0, 1.0, 1.0, 1.0, 1.0]
+        """
+        from polyequiv.nn.pyg import dense_to_pyg, pyg_to_dense
+
+        inputs, mask, batch = pyg_to_dense(
+            self.in_rep, self.in_channels, x, edge_index, batch, edge_attr=edge_attr, u=u, num_nodes=num_nodes
+        )
+        outputs = self(*inputs, mask=mask)
+        return dense_to_pyg(self.out_rep, outputs, mask, batch, edge_index, edges=edges)
+
+    def _contract_pattern(
+        self, plan: _Plan, xs: list[Tensor], theta: Tensor, reductions: dict[tuple, Tensor]
+    ) -> Tensor:
+        """``T_π`` on its computed letters: ``(batch, computed letters…, c_out)``, constant along the
+        free letters (broadcast later, never materialised)."""
         channels = _CHANNEL_LETTERS[: len(plan.factors)]
-        operands = [(xs[term], "y" + letters + channels[f]) for f, (term, letters) in enumerate(plan.factors)]
-        operands.append((theta, "z" + channels))
-        ones = xs[0].new_ones(n)
-        operands += [(ones, letter) for letter in plan.free_letters]
+        operands = [
+            _Operand(xs[term], "y" + letters + channels[f], term)
+            for f, (term, letters) in enumerate(plan.factors)
+        ]
+        operands.append(_Operand(theta, "z" + channels))
         if not plan.factors:  # bias only: constant over the batch
-            operands.append((xs[0].new_ones(xs[0].shape[0]), "y"))
-        unique_output = "".join(dict.fromkeys(plan.output_letters))
-        return _greedy_einsum(operands, "y" + unique_output + "z")
+            operands.append(_Operand(xs[0].new_ones(xs[0].shape[0]), "y"))
+        return _greedy_einsum(operands, "y" + plan.computed_letters + "z", reductions)
+
+    def _assemble(
+        self, number: int, term: str, groups: dict[tuple[int, str], dict[str, Tensor]],
+        batch: int, n: int, like: Tensor,
+    ) -> Tensor:
+        """Output term ``number``: broadcast each group's sum over its free letters and put the
+        groups with repeated output letters on their diagonals (views, added in place)."""
+        arity = Representation((term,)).arities[0]
+        shape = (batch,) + (n,) * arity + (self.out_channels,)
+        distinct = _POSITION_LETTERS[:arity]
+        out = None
+        if (number, distinct) in groups:
+            out = _broadcast_sum(groups[(number, distinct)], distinct, n)
+        if out is None or tuple(out.shape) != shape:
+            out = like.new_zeros(shape) if out is None else out.expand(shape).contiguous()
+        for (target, letters), bucket in groups.items():
+            if target == number and letters != distinct:
+                view = _diagonal_view(out, letters)
+                view.add_(_broadcast_sum(bucket, "".join(dict.fromkeys(letters)), n))
+        return out
 
     def _check_inputs(self, inputs: tuple[Tensor, ...], mask: Tensor | None) -> list[Tensor]:
         terms = self.in_rep.terms
@@ -213,11 +293,9 @@ class TensorPolyLayer(nn.Module):
                     f"input term {term} must be square in its node dimensions, got {tuple(x.shape)}"
                 )
             if term == "E":
-                if not torch.allclose(x, x.transpose(1, 2)):
-                    raise ValueError(
-                        "an E input (undirected edges) must be symmetric: x[:, i, j] = x[:, j, i]"
-                    )
-                x = x * (1 - torch.eye(x.shape[1], dtype=x.dtype, device=x.device))[None, :, :, None]
+                _check_symmetric(x)
+                if x.requires_grad or x.diagonal(dim1=1, dim2=2).any():  # no self-loops: drop the diagonal
+                    x = x * (1 - torch.eye(x.shape[1], dtype=x.dtype, device=x.device))[None, :, :, None]
             if mask is not None and arity:
                 x = x * _node_mask(mask, arity).to(x.dtype)
             checked.append(x)
@@ -234,9 +312,23 @@ class TensorPolyLayer(nn.Module):
                 return x.shape[1]
         raise ValueError("an input of only scalar terms has no n; add a node or edge term")
 
-    def _zeros_output(self, term: str, batch: int, n: int, like: Tensor) -> Tensor:
-        arity = Representation((term,)).arities[0]
-        return like.new_zeros((batch,) + (n,) * arity + (self.out_channels,))
+
+
+def _check_symmetric(x: Tensor) -> None:
+    """An ``E`` input must be symmetric (to float tolerance); the error names the worst entry."""
+    transposed = x.transpose(1, 2)
+    if torch.equal(x, transposed):  # one pass; the tolerant check below only runs on a mismatch
+        return
+    gap = (x - transposed).abs()
+    tolerance = 1e-5 * x.abs().amax().clamp_min(1e-30) if x.is_floating_point() else 0
+    if gap.amax() <= tolerance:
+        return
+    b, i, j, c = (int(v) for v in torch.unravel_index(gap.argmax(), gap.shape))
+    raise ValueError(
+        "input term E (undirected edges) must be symmetric, x[b, i, j, c] = x[b, j, i, c]; got "
+        f"x[{b}, {i}, {j}, {c}] = {float(x[b, i, j, c]):.6g} but x[{b}, {j}, {i}, {c}] = "
+        f"{float(x[b, j, i, c]):.6g} (declare the input V2 for directed graphs)"
+    )
 
 
 def _node_mask(mask: Tensor, arity: int) -> Tensor:
@@ -249,54 +341,151 @@ def _node_mask(mask: Tensor, arity: int) -> Tensor:
     return out.unsqueeze(-1)
 
 
-def _add_output(out: Tensor, value: Tensor, letters: str) -> None:
-    """``out[y, letters…, z] += value[y, unique letters…, z]``, repeated letters on the diagonal."""
-    unique = "".join(dict.fromkeys(letters))
-    if unique == letters:
-        out.add_(value)
-        return
-    n = out.shape[1]
-    grids = torch.meshgrid(*[torch.arange(n, device=out.device)] * len(unique), indexing="ij")
-    index = tuple(grids[unique.index(letter)] for letter in letters)
-    view = out.permute(*range(1, len(letters) + 1), 0, out.dim() - 1)  # (n…, batch, z)
-    view.index_put_(index, value.permute(*range(1, len(unique) + 1), 0, value.dim() - 1), accumulate=True)
+@dataclass(frozen=True)
+class _Operand:
+    """A tensor with one letter per axis; ``term`` names an input term (its reductions are shared)."""
+
+    tensor: Tensor
+    letters: str
+    term: int | None = None
 
 
-def _greedy_einsum(operands: list[tuple[Tensor, str]], output: str) -> Tensor:
-    """Contract ``operands`` to ``output`` pairwise, always the pair with the smallest result."""
-    sizes = {}
-    for tensor, letters in operands:
-        sizes.update(zip(letters, tensor.shape, strict=True))
+def _broadcast_sum(bucket: dict[str, Tensor], letters: str, n: int) -> Tensor:
+    """``Σ`` of values on subsets of ``letters`` (``(batch, subset…, c_out)``), broadcast to
+    ``(batch, letters…, c_out)``: smallest first, so each broadcast happens once."""
+    total = None
+    for computed, value in sorted(bucket.items(), key=lambda item: item[1].numel()):
+        shape = [value.shape[0]] + [n if c in computed else 1 for c in letters] + [value.shape[-1]]
+        value = value.reshape(shape)
+        total = value if total is None else total + value
+    return total
 
-    def needed(skip: set[int]) -> set[str]:
+
+def _diagonal_view(out: Tensor, letters: str) -> Tensor:
+    """The view ``out[y, letters…, z]`` with axes ``(y, distinct letters…, z)``: repeated letters
+    index one diagonal (``"aa"`` → the entries ``out[:, i, i]``)."""
+    labels = ["y", *letters, "z"]
+    while True:
+        repeated = next((c for c in labels if labels.count(c) > 1), None)
+        if repeated is None:
+            break
+        first = labels.index(repeated)
+        second = labels.index(repeated, first + 1)
+        out = out.diagonal(0, first, second)  # the diagonal axis goes last
+        labels = [c for k, c in enumerate(labels) if k not in (first, second)] + [repeated]
+    order = ["y", *dict.fromkeys(letters), "z"]
+    return out.permute([labels.index(c) for c in order])
+
+
+def _canonical(equation: str) -> str:
+    """Rename the letters of an einsum equation in order of appearance (a cache key)."""
+    names: dict[str, str] = {}
+    return "".join(
+        c if not c.isalpha() else names.setdefault(c, string.ascii_letters[len(names)]) for c in equation
+    )
+
+
+def _greedy_einsum(
+    operands: list[_Operand], output: str, reductions: dict[tuple, Tensor] | None = None
+) -> Tensor:
+    """Contract ``operands`` to ``output`` pairwise, always the pair with the smallest result.
+
+    Each input operand is first reduced alone (diagonals, letters nobody else needs); those
+    reductions are looked up in / stored into ``reductions`` (keyed by input term and the
+    equation with canonical letters), so patterns that share a row sum compute it once.  The
+    order of contractions depends only on the letters and sizes, and is cached
+    (:func:`_contraction_order`).
+    """
+    sizes: dict[str, int] = {}
+    for operand in operands:
+        sizes.update(zip(operand.letters, operand.tensor.shape, strict=True))
+    program = _contraction_order(
+        tuple(op.letters for op in operands), output, tuple(sorted(sizes.items()))
+    )
+    current = []
+    for operand, (keep, key) in zip(operands, program.reductions, strict=True):
+        if keep == operand.letters:
+            current.append((operand.tensor, keep))
+            continue
+        cache = (operand.term, key) if operand.term is not None and reductions is not None else None
+        tensor = reductions.get(cache) if cache is not None else None
+        if tensor is None:
+            tensor = torch.einsum(f"{operand.letters}->{keep}", operand.tensor)
+            if cache is not None:
+                reductions[cache] = tensor
+        current.append((tensor, keep))
+    for i, j, result in program.pairs:
+        merged = (_pairwise(current[i], current[j], result), result)
+        current = [op for k, op in enumerate(current) if k not in (i, j)] + [merged]
+    tensor, letters = current[0]
+    return tensor if letters == output else torch.einsum(f"{letters}->{output}", tensor)
+
+
+@dataclass(frozen=True)
+class _Program:
+    """What :func:`_greedy_einsum` does: each operand's letters after its own reduction (and the
+    canonical reduction equation, a cache key), then the pairs to merge in order."""
+
+    reductions: tuple[tuple[str, str], ...]
+    pairs: tuple[tuple[int, int, str], ...]
+
+
+@functools.lru_cache(maxsize=4096)
+def _contraction_order(letters: tuple[str, ...], output: str, sizes: tuple[tuple[str, int], ...]) -> _Program:
+    """Greedy pairwise order: contract first the pair that shares a letter and gives the smallest
+    intermediate (so ``Σ A_ij A_kl`` is two sums, never an n⁴ outer product)."""
+    size = dict(sizes)
+
+    def needed(current: list[str], skip: set[int]) -> set[str]:
         keep = set(output)
-        for number, (_, letters) in enumerate(operands):
+        for number, other in enumerate(current):
             if number not in skip:
-                keep |= set(letters)
+                keep |= set(other)
         return keep
 
-    # reduce every operand alone first: diagonals and letters nobody else needs
-    reduced = []
-    for number, (tensor, letters) in enumerate(operands):
-        keep = "".join(dict.fromkeys(c for c in letters if c in needed({number})))
-        reduced.append((torch.einsum(f"{letters}->{keep}", tensor) if keep != letters else tensor, keep))
-    operands = reduced
-    while len(operands) > 1:
+    current = list(letters)
+    reductions = []
+    for number, own in enumerate(letters):
+        keep = "".join(dict.fromkeys(c for c in own if c in needed(current, {number})))
+        reductions.append((keep, _canonical(f"{own}->{keep}")))
+    current = [keep for keep, _ in reductions]
+    pairs = []
+    while len(current) > 1:
         best = None
-        for i, j in itertools.combinations(range(len(operands)), 2):
-            keep = needed({i, j})
-            result = "".join(dict.fromkeys(c for c in operands[i][1] + operands[j][1] if c in keep))
-            cost = math.prod(sizes[c] for c in result)
-            shared = bool(set(operands[i][1]) & set(operands[j][1]))
+        for i, j in itertools.combinations(range(len(current)), 2):
+            keep = needed(current, {i, j})
+            result = "".join(dict.fromkeys(c for c in current[i] + current[j] if c in keep))
+            cost = math.prod(size[c] for c in result)
+            shared = bool(set(current[i]) & set(current[j]))
             key = (not shared, cost)
             if best is None or key < best[0]:
                 best = (key, i, j, result)
         _, i, j, result = best
-        (a, la), (b, lb) = operands[i], operands[j]
-        merged = (torch.einsum(f"{la},{lb}->{result}", a, b), result)
-        operands = [op for k, op in enumerate(operands) if k not in (i, j)] + [merged]
-    tensor, letters = operands[0]
-    return torch.einsum(f"{letters}->{output}", tensor)
+        pairs.append((i, j, result))
+        current = [op for k, op in enumerate(current) if k not in (i, j)] + [result]
+    return _Program(tuple(reductions), tuple(pairs))
+
+
+def _pairwise(first: tuple[Tensor, str], second: tuple[Tensor, str], result: str) -> Tensor:
+    """``einsum(first, second → result)``; a channel mix (one operand ``z`` + channel letters that
+    end the other and appear nowhere else) is one matrix product on the last axes."""
+    for (a, la), (b, lb) in ((first, second), (second, first)):
+        channels = lb[1:]
+        if (
+            channels
+            and lb[0] == "z"
+            and "z" not in la
+            and la.endswith(channels)
+            and not set(channels) & set(result)
+            and not set(channels) & set(la[: -len(channels)])
+            and len(la) > len(channels)
+        ):
+            rest = la[: -len(channels)]
+            product = a.reshape(*a.shape[: len(rest)], -1) @ b.reshape(b.shape[0], -1).T
+            letters = rest + lb[0]
+            return product if letters == result else torch.einsum(f"{letters}->{result}", product)
+    (a, la), (b, lb) = first, second
+    return torch.einsum(f"{la},{lb}->{result}", a, b)
 
 
 def _tuple_codes(rows: np.ndarray, base: int) -> np.ndarray:
