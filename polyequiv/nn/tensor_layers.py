@@ -185,14 +185,22 @@ class TensorPolyLayer(nn.Module):
         reductions: dict[tuple, Tensor] = {}  # single-input sums shared by patterns (row sums, diagonals…)
         # values by (output term, output letters) then by computed letters: summed before broadcasting
         groups: dict[tuple[int, str], dict[str, Tensor]] = {}
+        # patterns whose last step mixes channels on the same axes share one matrix product
+        mixes: dict[tuple[int, str, str], list[_Mix]] = {}
         thetas = self.weight[self.theta_index]  # one gather for all patterns
         for number, plan in enumerate(self._plans):
             full = thetas[self._blocks[number] : self._blocks[number + 1]]
             full = full.reshape((self.out_channels,) + (self.in_channels,) * len(plan.factors))
             value = self._contract_pattern(plan, xs, full, reductions)
-            bucket = groups.setdefault((plan.output_term, plan.output_letters), {})
-            key = plan.computed_letters
-            bucket[key] = value if key not in bucket else bucket[key] + value
+            key = (plan.output_term, plan.output_letters, plan.computed_letters)
+            if isinstance(value, _Mix):
+                mixes.setdefault(key, []).append(value)
+            else:
+                _accumulate(groups, key, value)
+        for key, items in mixes.items():
+            features = torch.cat([m.features for m in items], dim=-1) if len(items) > 1 else items[0].features
+            weights = torch.cat([m.weights for m in items], dim=1) if len(items) > 1 else items[0].weights
+            _accumulate(groups, key, features @ weights.T)
         terms = self.out_rep.terms
         outputs = [self._assemble(number, term, groups, batch, n, xs[0]) for number, term in enumerate(terms)]
         for number, term in enumerate(self.out_rep.terms):
@@ -244,9 +252,10 @@ class TensorPolyLayer(nn.Module):
 
     def _contract_pattern(
         self, plan: _Plan, xs: list[Tensor], theta: Tensor, reductions: dict[tuple, Tensor]
-    ) -> Tensor:
+    ) -> Tensor | _Mix:
         """``T_π`` on its computed letters: ``(batch, computed letters…, c_out)``, constant along the
-        free letters (broadcast later, never materialised)."""
+        free letters (broadcast later, never materialised); or its last step, a channel mix, left
+        for :meth:`forward` to do together with the other patterns of the same shape."""
         channels = _CHANNEL_LETTERS[: len(plan.factors)]
         operands = [
             _Operand(xs[term], "y" + letters + channels[f], term)
@@ -255,7 +264,7 @@ class TensorPolyLayer(nn.Module):
         operands.append(_Operand(theta, "z" + channels))
         if not plan.factors:  # bias only: constant over the batch
             operands.append(_Operand(xs[0].new_ones(xs[0].shape[0]), "y"))
-        return _greedy_einsum(operands, "y" + plan.computed_letters + "z", reductions)
+        return _greedy_einsum(operands, "y" + plan.computed_letters + "z", reductions, defer_mix=True)
 
     def _assemble(
         self, number: int, term: str, groups: dict[tuple[int, str], dict[str, Tensor]],
@@ -350,6 +359,22 @@ class _Operand:
     term: int | None = None
 
 
+@dataclass(frozen=True)
+class _Mix:
+    """A channel mix left for later: the value is ``features @ weights.T``, ``(…, K) @ (K, c_out)``."""
+
+    features: Tensor
+    weights: Tensor
+
+
+def _accumulate(
+    groups: dict[tuple[int, str], dict[str, Tensor]], key: tuple[int, str, str], value: Tensor
+) -> None:
+    """Add ``value`` to the group of (output term, output letters) under its computed letters."""
+    bucket = groups.setdefault(key[:2], {})
+    bucket[key[2]] = value if key[2] not in bucket else bucket[key[2]] + value
+
+
 def _broadcast_sum(bucket: dict[str, Tensor], letters: str, n: int) -> Tensor:
     """``Σ`` of values on subsets of ``letters`` (``(batch, subset…, c_out)``), broadcast to
     ``(batch, letters…, c_out)``: smallest first, so each broadcast happens once."""
@@ -386,15 +411,20 @@ def _canonical(equation: str) -> str:
 
 
 def _greedy_einsum(
-    operands: list[_Operand], output: str, reductions: dict[tuple, Tensor] | None = None
-) -> Tensor:
+    operands: list[_Operand],
+    output: str,
+    reductions: dict[tuple, Tensor] | None = None,
+    *,
+    defer_mix: bool = False,
+) -> Tensor | _Mix:
     """Contract ``operands`` to ``output`` pairwise, always the pair with the smallest result.
 
     Each input operand is first reduced alone (diagonals, letters nobody else needs); those
     reductions are looked up in / stored into ``reductions`` (keyed by input term and the
     equation with canonical letters), so patterns that share a row sum compute it once.  The
     order of contractions depends only on the letters and sizes, and is cached
-    (:func:`_contraction_order`).
+    (:func:`_contraction_order`).  With ``defer_mix``, a last step that is a channel mix giving
+    ``output`` directly is returned undone, as a :class:`_Mix`.
     """
     sizes: dict[str, int] = {}
     for operand in operands:
@@ -414,7 +444,11 @@ def _greedy_einsum(
             if cache is not None:
                 reductions[cache] = tensor
         current.append((tensor, keep))
-    for i, j, result in program.pairs:
+    for step, (i, j, result) in enumerate(program.pairs):
+        if defer_mix and step == len(program.pairs) - 1 and result == output:
+            split = _mix_split(current[i], current[j], result)
+            if split is not None and split[2] == output:
+                return _Mix(split[0], split[1])
         merged = (_pairwise(current[i], current[j], result), result)
         current = [op for k, op in enumerate(current) if k not in (i, j)] + [merged]
     tensor, letters = current[0]
@@ -469,6 +503,20 @@ def _contraction_order(letters: tuple[str, ...], output: str, sizes: tuple[tuple
 def _pairwise(first: tuple[Tensor, str], second: tuple[Tensor, str], result: str) -> Tensor:
     """``einsum(first, second → result)``; a channel mix (one operand ``z`` + channel letters that
     end the other and appear nowhere else) is one matrix product on the last axes."""
+    split = _mix_split(first, second, result)
+    if split is not None:
+        features, weights, letters = split
+        product = features @ weights.T
+        return product if letters == result else torch.einsum(f"{letters}->{result}", product)
+    (a, la), (b, lb) = first, second
+    return torch.einsum(f"{la},{lb}->{result}", a, b)
+
+
+def _mix_split(
+    first: tuple[Tensor, str], second: tuple[Tensor, str], result: str
+) -> tuple[Tensor, Tensor, str] | None:
+    """If the pair is a channel mix, ``(features (…, K), weights (c_out, K), letters of the
+    product)``; else ``None``."""
     for (a, la), (b, lb) in ((first, second), (second, first)):
         channels = lb[1:]
         if (
@@ -481,11 +529,8 @@ def _pairwise(first: tuple[Tensor, str], second: tuple[Tensor, str], result: str
             and len(la) > len(channels)
         ):
             rest = la[: -len(channels)]
-            product = a.reshape(*a.shape[: len(rest)], -1) @ b.reshape(b.shape[0], -1).T
-            letters = rest + lb[0]
-            return product if letters == result else torch.einsum(f"{letters}->{result}", product)
-    (a, la), (b, lb) = first, second
-    return torch.einsum(f"{la},{lb}->{result}", a, b)
+            return a.reshape(*a.shape[: len(rest)], -1), b.reshape(b.shape[0], -1), rest + lb[0]
+    return None
 
 
 def _tuple_codes(rows: np.ndarray, base: int) -> np.ndarray:
