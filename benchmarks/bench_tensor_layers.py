@@ -245,9 +245,11 @@ def report(document: dict) -> str:
     ]
     dense = [r for r in document["cases"] if r["section"] == "dense"]
     parts.append(aligned(
-        ["dense comparison", "n", "c", "params", "tensor ms", "dense ms", "speed-up", "dense weights / note"],
+        ["dense comparison", "n", "c", "params", "tensor ms", "dense ms", "speed-up", "dense build s",
+         "dense weights / note"],
         [[r["layer"], str(r["n"]), str(r["channels"]), str(r["parameters"]), ms(r["tensor_s"]),
           ms(r.get("dense_s")), f"{r['speedup']:.1f}×" if "speedup" in r else "-",
+          f"{r['dense_build_s']:.2f}" if "dense_build_s" in r else "-",
           f"{r['dense_weights']:,}" + (" (refused: over MAX_DENSE_ENTRIES)" if "dense_refused" in r else "")]
          for r in dense],
     ))

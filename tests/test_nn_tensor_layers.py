@@ -207,3 +207,12 @@ def test_gradients_are_exact(rep_in: str, rep_out: str, degree: int) -> None:
     assert torch.autograd.gradcheck(
         lambda w: torch.func.functional_call(layer, {"weight": w}, fixed), (weight,)
     )
+
+
+def test_huge_dense_tensor_layer_is_refused_up_front_pointing_here() -> None:
+    """V2 → V2 linear on 100 elements: 100² outputs × 100² inputs dense weights (closed form)."""
+    from polyequiv.errors import SizeLimitError
+
+    with pytest.raises(SizeLimitError, match=r"100,000,000 weights.*TensorPolyLayer") as refused:
+        TiedPolynomialLayer(LayerSpec(n=100, degree=1, input="V2", output="V2"))
+    assert refused.value.estimate == 100**4

@@ -21,8 +21,19 @@ diagonal, and those that put the two ends of an output edge together only
 touch the diagonal, which an ``E`` output drops; an ``E`` output is symmetrised,
 ``(T_π[i, j] + T_π[j, i]) / 2``, since swapping the output ends maps ``π`` into
 its own pattern.  Each ``T_π`` is evaluated as a chain of pairwise
-``torch.einsum`` contractions chosen greedily (smallest intermediate first), so
-e.g. ``Σ A_{ij} A_{kl}`` costs two sums, never an n⁴ outer product.
+``torch.einsum`` contractions chosen greedily (smallest intermediate first, the
+order cached per shape), so e.g. ``Σ A_{ij} A_{kl}`` costs two sums, never an n⁴
+outer product.
+
+Evaluation.  A contraction only computes the output letters its factors carry;
+the others (``Σ_{kl} X_kl`` on an output pair) are broadcast once per group of
+patterns with the same output letters, after summing the group, and patterns
+whose output letters repeat (``{o₁,o₂,…}``: the diagonal) are added into a
+diagonal *view* of the output, never through a materialised diagonal matrix.
+Single-input reductions (row sums, diagonals, totals) are computed once per call
+and shared by the patterns that need them; a channel mix that ends several
+patterns on the same axes is one matrix product over their concatenated
+features.  The result is the same sum of ``T_π`` as the plain definition.
 
 Layout.  One tensor per term of the input representation, in order:
 ``1`` → ``(batch, c_in)``, ``V`` → ``(batch, n, c_in)``, ``V2`` / ``E`` →
@@ -31,7 +42,9 @@ Layout.  One tensor per term of the input representation, in order:
 are symmetric with a zero diagonal).  A single-term output is returned as a
 tensor, a sum as a tuple.  Graphs of different sizes: pad to the largest and
 pass ``mask`` ``(batch, n)``, ``True`` on real nodes; padded nodes enter no sum
-and get zero outputs.
+and get zero outputs.  PyTorch Geometric batches (``x``, ``edge_index``,
+``batch``, ``edge_attr``): :meth:`TensorPolyLayer.forward_pyg` and
+:mod:`polyequiv.nn.pyg`.
 
 Channels.  A pattern with ``e`` non-bias factors has ``c_out`` times one value per
 orbit of channel tuples ``[c_in]^e`` under the factor permutations that map
