@@ -450,13 +450,10 @@ def _greedy_einsum(
         if keep == operand.letters:
             current.append((operand.tensor, keep))
             continue
-        cache = (operand.term, key) if operand.term is not None and reductions is not None else None
-        tensor = reductions.get(cache) if cache is not None else None
-        if tensor is None:
-            tensor = torch.einsum(f"{operand.letters}->{keep}", operand.tensor)
-            if cache is not None:
-                reductions[cache] = tensor
-        current.append((tensor, keep))
+        if operand.term is None or reductions is None:
+            current.append((torch.einsum(f"{operand.letters}->{keep}", operand.tensor), keep))
+            continue
+        current.append((_shared_reduction(operand, keep, key, reductions), keep))
     for step, (i, j, result) in enumerate(program.pairs):
         if defer_mix and step == len(program.pairs) - 1 and result == output:
             split = _mix_split(current[i], current[j], result)
@@ -466,6 +463,26 @@ def _greedy_einsum(
         current = [op for k, op in enumerate(current) if k not in (i, j)] + [merged]
     tensor, letters = current[0]
     return tensor if letters == output else torch.einsum(f"{letters}->{output}", tensor)
+
+
+def _shared_reduction(operand: _Operand, keep: str, key: str, reductions: dict[tuple, Tensor]) -> Tensor:
+    """``einsum(operand → keep)``, looked up in ``reductions`` or computed from the smallest stored
+    reduction of the same input that keeps more letters (a total from row sums, a trace from the
+    diagonal), then stored.  ``key`` is the equation with canonical letters."""
+    cache = (operand.term, key)
+    if cache in reductions:
+        return reductions[cache]
+    own, kept = key.split("->")
+    family = reductions.setdefault(("family", operand.term, own), [])  # (canonical kept, tensor)
+    wider = [(k, t) for k, t in family if set(kept) < set(k)]
+    if wider:
+        source, tensor = min(wider, key=lambda item: item[1].numel())
+        tensor = torch.einsum(f"{source}->{kept}", tensor)
+    else:
+        tensor = torch.einsum(f"{operand.letters}->{keep}", operand.tensor)
+    reductions[cache] = tensor
+    family.append((kept, tensor))
+    return tensor
 
 
 @dataclass(frozen=True)
