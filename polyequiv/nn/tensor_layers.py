@@ -59,6 +59,7 @@ import itertools
 import math
 import string
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -195,7 +196,7 @@ class TensorPolyLayer(nn.Module):
     def forward(self, *inputs: Tensor, mask: Tensor | None = None) -> Tensor | tuple[Tensor, ...]:
         xs = self._check_inputs(inputs, mask)
         batch, n = xs[0].shape[0], self._size(xs)
-        reductions: dict[tuple, Tensor] = {}  # single-input sums shared by patterns (row sums, diagonals…)
+        reductions: dict[tuple, Any] = {}  # single-input sums shared by patterns (row sums, diagonals…)
         # values by (output term, output letters) then by computed letters: summed before broadcasting
         groups: dict[tuple[int, str], dict[str, Tensor]] = {}
         # patterns whose last step mixes channels on the same axes share one matrix product
@@ -264,7 +265,7 @@ class TensorPolyLayer(nn.Module):
         return dense_to_pyg(self.out_rep, outputs, mask, batch, edge_index, edges=edges)
 
     def _contract_pattern(
-        self, plan: _Plan, xs: list[Tensor], theta: Tensor, reductions: dict[tuple, Tensor]
+        self, plan: _Plan, xs: list[Tensor], theta: Tensor, reductions: dict[tuple, Any]
     ) -> Tensor | _Mix:
         """``T_π`` on its computed letters: ``(batch, computed letters…, c_out)``, constant along the
         free letters (broadcast later, never materialised); or its last step, a channel mix, left
@@ -333,7 +334,6 @@ class TensorPolyLayer(nn.Module):
             if arity:
                 return x.shape[1]
         raise ValueError("an input of only scalar terms has no n; add a node or edge term")
-
 
 
 def _check_symmetric(x: Tensor) -> None:
@@ -426,7 +426,7 @@ def _canonical(equation: str) -> str:
 def _greedy_einsum(
     operands: list[_Operand],
     output: str,
-    reductions: dict[tuple, Tensor] | None = None,
+    reductions: dict[tuple, Any] | None = None,
     *,
     defer_mix: bool = False,
 ) -> Tensor | _Mix:
@@ -465,7 +465,7 @@ def _greedy_einsum(
     return tensor if letters == output else torch.einsum(f"{letters}->{output}", tensor)
 
 
-def _shared_reduction(operand: _Operand, keep: str, key: str, reductions: dict[tuple, Tensor]) -> Tensor:
+def _shared_reduction(operand: _Operand, keep: str, key: str, reductions: dict[tuple, Any]) -> Tensor:
     """``einsum(operand → keep)``, looked up in ``reductions`` or computed from the smallest stored
     reduction of the same input that keeps more letters (a total from row sums, a trace from the
     diagonal), then stored.  ``key`` is the equation with canonical letters."""
