@@ -7,7 +7,7 @@ interleaved rounds so that the load of a shared machine hits them alike,
 
 * ``dense``: :class:`~polyequiv.nn.TensorPolyLayer` against
   :class:`~polyequiv.nn.TiedPolynomialLayer` on the same spec (linear ``E -> V`` with
-  4 → 4 channels, linear ``V2 -> V2`` with 1 → 1, batch 32, n = 10, 30, 100); the
+  4 → 4 channels, ``V2 -> V`` with 4 → 4, ``V2 -> V2`` with 1 → 1, batch 32, n = 10, 30, 100); the
   dense layer is refused, with the weights it would materialise, when it exceeds
   ``MAX_DENSE_ENTRIES``.  The dense layer's construction (derivation and index) is
   reported too but not timed against.
@@ -157,7 +157,7 @@ def fit_check(n: int = 6, channels: int = 2) -> dict:
 
 def dense_section(sizes: tuple[int, ...], repeats: int, batch: int = 32) -> list[dict]:
     rows = []
-    for term, out, channels in (("E", "V", 4), ("V2", "V2", 1)):
+    for term, out, channels in (("E", "V", 4), ("V2", "V", 4), ("V2", "V2", 1)):
         for n in sizes:
             spec = LayerSpec(n=n, degree=1, input=term, output=out)
             row: dict = {"section": "dense", "layer": str(spec), "n": n, "channels": channels, "batch": batch}
