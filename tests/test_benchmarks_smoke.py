@@ -52,3 +52,22 @@ def test_graph_benchmark_quick_mode_trains_every_graph_model(tmp_path: Path) -> 
     assert set(document) == {"graph-degree/by-graph", "graph-degree/random", "triangles/by-graph"}
     assert {run["model"]["name"] for run in document["triangles/by-graph"]} >= {"gcn", "gin", "row-mlp"}
     assert "57.69 %" in completed.stdout and "acc n=50" in completed.stdout
+
+
+def test_tensor_layer_benchmark_quick_mode_runs_and_reports_json() -> None:
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_tensor_layers.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    document = json.loads(completed.stdout.split("\n\n")[0])
+    fit = document["fit"]  # the hand-written IGN layer spans the same maps as TensorPolyLayer
+    assert fit["rank"]["tensor"] == fit["rank"]["ign"] == fit["parameters"]["ign"]
+    assert fit["residual_tensor_in_ign"] < 1e-9 and fit["residual_ign_in_tensor"] < 1e-9
+    sections = {row["section"] for row in document["cases"]}
+    assert sections == {"dense", "ign", "large"}
+    dense = [row for row in document["cases"] if row["section"] == "dense"]
+    assert dense and all(row["tensor_s"] > 0 and row["dense_s"] > 0 for row in dense)
+    assert "tensor / IGN" in completed.stdout and "fwd+bwd s" in completed.stdout

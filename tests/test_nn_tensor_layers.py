@@ -204,3 +204,36 @@ def test_pattern_values_are_the_features_of_the_forward_pass(rep_in: str, rep_ou
     with pytest.raises(ValueError, match="one input and one output channel"):
         TensorPolyLayer(rep_in, rep_out, degree, 2, 1).pattern_values(
             *[x.float() for x in random_inputs(rep_in, 1, 4, 2, torch.Generator().manual_seed(5))])
+
+
+@pytest.mark.parametrize(
+    ("rep_in", "rep_out", "degree"), [("V2", "V2", 1), ("V", "V2", 2), ("V + E", "E + V", 2)]
+)
+def test_gradients_are_exact(rep_in: str, rep_out: str, degree: int) -> None:
+    """gradcheck (float64 finite differences) through the grouped contractions, the broadcasts and
+    the in-place diagonal writes of the forward pass, in the inputs and in the weights."""
+    torch.set_num_threads(1)
+    layer = TensorPolyLayer(rep_in, rep_out, degree, 1, 1, bias=True, dtype=torch.float64)
+    terms = _terms(rep_in)
+
+    def inputs_from(free):  # an E input is symmetric: it varies through its upper triangle
+        return [f + f.transpose(1, 2) if t == "E" else f for t, f in zip(terms, free, strict=True)]
+
+    xs = random_inputs(rep_in, 1, 3, 1, torch.Generator().manual_seed(4))
+    free = [(x.triu(1) if t == "E" else x).clone() for t, x in zip(terms, xs, strict=True)]
+    free = [f.requires_grad_(True) for f in free]
+    assert torch.autograd.gradcheck(lambda *f: layer(*inputs_from(f)), tuple(free))
+    fixed = tuple(inputs_from([f.detach() for f in free]))
+    weight = layer.weight.detach().clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(
+        lambda w: torch.func.functional_call(layer, {"weight": w}, fixed), (weight,)
+    )
+
+
+def test_huge_dense_tensor_layer_is_refused_up_front_pointing_here() -> None:
+    """V2 → V2 linear on 100 elements: 100² outputs × 100² inputs dense weights (closed form)."""
+    from polyequiv.errors import SizeLimitError
+
+    with pytest.raises(SizeLimitError, match=r"100,000,000 weights.*TensorPolyLayer") as refused:
+        TiedPolynomialLayer(LayerSpec(n=100, degree=1, input="V2", output="V2"))
+    assert refused.value.estimate == 100**4

@@ -4,7 +4,8 @@
   class and channel-block entry, or the exact basis for full indexing).
 * :class:`SetPolyLayer` — the symmetric group, size-agnostic, through power sums.
 * :class:`TensorPolyLayer` — the symmetric group on tensors and graphs (``E -> V``, ``V2 -> V2``, …),
-  size-agnostic, one parameter per partition pattern, einsum contractions.
+  size-agnostic, one parameter per partition pattern, einsum contractions; PyTorch Geometric
+  batches through ``forward_pyg`` (:mod:`polyequiv.nn.pyg`).
 * :class:`InvariantPolyReadout` — the invariant read-out (sum/mean pooling at degree 1,
   the 2-weight invariant quadratic at degree 2).
 * :func:`project`, :func:`equivariance_residual` — the distance of any dense weight from

@@ -21,8 +21,19 @@ diagonal, and those that put the two ends of an output edge together only
 touch the diagonal, which an ``E`` output drops; an ``E`` output is symmetrised,
 ``(T_π[i, j] + T_π[j, i]) / 2``, since swapping the output ends maps ``π`` into
 its own pattern.  Each ``T_π`` is evaluated as a chain of pairwise
-``torch.einsum`` contractions chosen greedily (smallest intermediate first), so
-e.g. ``Σ A_{ij} A_{kl}`` costs two sums, never an n⁴ outer product.
+``torch.einsum`` contractions chosen greedily (smallest intermediate first, the
+order cached per shape), so e.g. ``Σ A_{ij} A_{kl}`` costs two sums, never an n⁴
+outer product.
+
+Evaluation.  A contraction only computes the output letters its factors carry;
+the others (``Σ_{kl} X_kl`` on an output pair) are broadcast once per group of
+patterns with the same output letters, after summing the group, and patterns
+whose output letters repeat (``{o₁,o₂,…}``: the diagonal) are added into a
+diagonal *view* of the output, never through a materialised diagonal matrix.
+Single-input reductions (row sums, diagonals, totals) are computed once per call
+and shared by the patterns that need them; a channel mix that ends several
+patterns on the same axes is one matrix product over their concatenated
+features.  The result is the same sum of ``T_π`` as the plain definition.
 
 Layout.  One tensor per term of the input representation, in order:
 ``1`` → ``(batch, c_in)``, ``V`` → ``(batch, n, c_in)``, ``V2`` / ``E`` →
@@ -31,7 +42,9 @@ Layout.  One tensor per term of the input representation, in order:
 are symmetric with a zero diagonal).  A single-term output is returned as a
 tensor, a sum as a tuple.  Graphs of different sizes: pad to the largest and
 pass ``mask`` ``(batch, n)``, ``True`` on real nodes; padded nodes enter no sum
-and get zero outputs.
+and get zero outputs.  PyTorch Geometric batches (``x``, ``edge_index``,
+``batch``, ``edge_attr``): :meth:`TensorPolyLayer.forward_pyg` and
+:mod:`polyequiv.nn.pyg`.
 
 Channels.  A pattern with ``e`` non-bias factors has ``c_out`` times one value per
 orbit of channel tuples ``[c_in]^e`` under the factor permutations that map
@@ -41,10 +54,12 @@ once ``n`` reaches the number of positions.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import string
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -64,7 +79,8 @@ class _Plan:
     output_term: int
     output_letters: str
     factors: tuple[tuple[int, str], ...]  # (input term, position letters) of each non-bias factor
-    free_letters: str  # block letters that only the output carries
+    free_letters: str  # block letters that only the output carries (the value is constant along them)
+    computed_letters: str  # the other distinct output letters, in output order: the contraction's axes
     channel_orbit: np.ndarray  # parameter number of every channel tuple (c_in^e,)
     num_parameters: int  # per output channel
 
@@ -119,6 +135,16 @@ class TensorPolyLayer(nn.Module):
             [[0], np.cumsum([p.num_parameters * out_channels for p in self._plans])]
         )
         self.weight = nn.Parameter(torch.empty(int(self._offsets[-1]), dtype=dtype, device=device))
+        # weight[theta_index] lays out every pattern's (c_out, c_in, …, c_in) block one after another
+        blocks = [
+            offset + np.arange(self.out_channels)[:, None] * plan.num_parameters + plan.channel_orbit[None, :]
+            for offset, plan in zip(self._offsets[:-1], self._plans, strict=True)
+        ]
+        self._blocks = np.concatenate([[0], np.cumsum([b.size for b in blocks])]).tolist()
+        theta_index = np.concatenate([b.reshape(-1) for b in blocks]) if blocks else np.zeros(0, np.int64)
+        self.register_buffer(
+            "theta_index", torch.as_tensor(theta_index, dtype=torch.long, device=device), persistent=False
+        )
         self.reset_parameters()
 
     @property
@@ -149,8 +175,9 @@ class TensorPolyLayer(nn.Module):
                 position += arities[term]
         used = set("".join(f for _, f in factors))
         free = "".join(sorted(set(output_letters) - used))
+        computed = "".join(c for c in dict.fromkeys(output_letters) if c in used)
         orbit, count = self._channel_orbits(pattern, [t for t, _ in factors])
-        return _Plan(pattern.output_term, output_letters, tuple(factors), free, orbit, count)
+        return _Plan(pattern.output_term, output_letters, tuple(factors), free, computed, orbit, count)
 
     def _channel_orbits(self, pattern: Pattern, factor_terms: list[int]) -> tuple[np.ndarray, int]:
         """Orbit number of every channel tuple under the factor permutations that fix ``π``."""
@@ -168,22 +195,13 @@ class TensorPolyLayer(nn.Module):
     # ------------------------------------------------------------------ forward
     def forward(self, *inputs: Tensor, mask: Tensor | None = None) -> Tensor | tuple[Tensor, ...]:
         xs = self._check_inputs(inputs, mask)
-        batch, n = xs[0].shape[0], self._size(xs)
-        outputs = [self._zeros_output(term, batch, n, xs[0]) for term in self.out_rep.terms]
+        thetas = self.weight[self.theta_index]  # one gather for all patterns
+        weighted = []
         for number, plan in enumerate(self._plans):
-            lo, hi = int(self._offsets[number]), int(self._offsets[number + 1])
-            theta = self.weight[lo:hi].reshape(self.out_channels, plan.num_parameters)
-            full = theta[:, torch.as_tensor(plan.channel_orbit, device=theta.device)]
-            full = full.reshape((self.out_channels,) + (self.in_channels,) * len(plan.factors))
-            value = self._contract_pattern(plan, xs, full, n)
-            _add_output(outputs[plan.output_term], value, plan.output_letters)
-        for number, term in enumerate(self.out_rep.terms):
-            if term == "E":  # T_π and T_{π with the output ends swapped} are one pattern: symmetrise
-                outputs[number] = (outputs[number] + outputs[number].transpose(1, 2)) / 2
-                outputs[number].diagonal(dim1=1, dim2=2).zero_()
-        for term, out in zip(self.out_rep.terms, outputs, strict=True):
-            if mask is not None and term != "1":
-                out.mul_(_node_mask(mask, out.dim() - 2).to(out.dtype))
+            full = thetas[self._blocks[number] : self._blocks[number + 1]]
+            shape = (self.out_channels,) + (self.in_channels,) * len(plan.factors)
+            weighted.append((plan, full.reshape(shape)))
+        outputs = self._evaluate(xs, weighted, mask)
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
     def pattern_values(self, *inputs: Tensor, mask: Tensor | None = None) -> Tensor:
@@ -197,30 +215,116 @@ class TensorPolyLayer(nn.Module):
             raise ValueError("pattern_values needs one input and one output channel and a one-term output, "
                              f"got {self.in_channels} → {self.out_channels} channels, output {self.out_rep}")
         xs = self._check_inputs(inputs, mask)
-        n = self._size(xs)
         values = []
         for plan in self._plans:
             unit = xs[0].new_ones((1,) * (1 + len(plan.factors)))
-            out = self._zeros_output(self.out_rep.terms[0], xs[0].shape[0], n, xs[0])
-            _add_output(out, self._contract_pattern(plan, xs, unit, n), plan.output_letters)
-            if self.out_rep.terms[0] == "E":
-                out = (out + out.transpose(1, 2)) / 2
-                out.diagonal(dim1=1, dim2=2).zero_()
-            if mask is not None and self.out_rep.terms[0] != "1":
-                out = out * _node_mask(mask, out.dim() - 2).to(out.dtype)
-            values.append(out[..., 0])
+            values.append(self._evaluate(xs, [(plan, unit)], mask)[0][..., 0])
         return torch.stack(values)
 
-    def _contract_pattern(self, plan: _Plan, xs: list[Tensor], theta: Tensor, n: int) -> Tensor:
+    def _evaluate(self, xs: list[Tensor], weighted: list[tuple[_Plan, Tensor]],
+                  mask: Tensor | None) -> list[Tensor]:
+        """``Σ`` over ``(plan, channel weights)`` of the pattern contractions: one tensor per output term."""
+        batch, n = xs[0].shape[0], self._size(xs)
+        reductions: dict[tuple, Any] = {}  # single-input sums shared by patterns (row sums, diagonals…)
+        # values by (output term, output letters) then by computed letters: summed before broadcasting
+        groups: dict[tuple[int, str], dict[str, Tensor]] = {}
+        # patterns whose last step mixes channels on the same axes share one matrix product
+        mixes: dict[tuple[int, str, str], list[_Mix]] = {}
+        for plan, full in weighted:
+            value = self._contract_pattern(plan, xs, full, reductions)
+            key = (plan.output_term, plan.output_letters, plan.computed_letters)
+            if isinstance(value, _Mix):
+                mixes.setdefault(key, []).append(value)
+            else:
+                _accumulate(groups, key, value)
+        for key, items in mixes.items():
+            features = torch.cat([m.features for m in items], dim=-1) if len(items) > 1 else items[0].features
+            weights = torch.cat([m.weights for m in items], dim=1) if len(items) > 1 else items[0].weights
+            _accumulate(groups, key, features @ weights.T)
+        terms = self.out_rep.terms
+        outputs = [self._assemble(number, term, groups, batch, n, xs[0]) for number, term in enumerate(terms)]
+        for number, term in enumerate(terms):
+            if term == "E":  # T_π and T_{π with the output ends swapped} are one pattern: symmetrise
+                outputs[number] = (outputs[number] + outputs[number].transpose(1, 2)) / 2
+                outputs[number].diagonal(dim1=1, dim2=2).zero_()
+        for term, out in zip(terms, outputs, strict=True):
+            if mask is not None and term != "1":
+                out.mul_(_node_mask(mask, out.dim() - 2).to(out.dtype))
+        return outputs
+
+    def forward_pyg(
+        self,
+        x: Tensor | None = None,
+        edge_index: Tensor | None = None,
+        batch: Tensor | None = None,
+        *,
+        edge_attr: Tensor | None = None,
+        u: Tensor | None = None,
+        num_nodes: int | None = None,
+        edges: str = "values",
+    ) -> Tensor | tuple[Tensor, ...]:
+        """The layer on a PyTorch Geometric batch (:mod:`polyequiv.nn.pyg`).
+
+        ``x`` ``(N_total, c_in)`` feeds a ``V`` term, ``edge_index`` ``(2, num_edges)`` with
+        optional ``edge_attr`` ``(num_edges, c_in)`` (default: all ones) an ``E`` term (undirected:
+        both directions listed with equal values, else ``ValueError``) or a ``V2`` term, ``u``
+        ``(num_graphs, c_in)`` a ``1`` term; ``batch`` is PyG's node → graph vector (``None``:
+        one graph).  Returns ``V`` as ``(N_total, c_out)``, ``E`` / ``V2`` as the values on
+        ``edge_index`` ``(num_edges, c_out)`` (``edges="dense"``: the padded
+        ``(num_graphs, n_max, n_max, c_out)``), ``1`` as ``(num_graphs, c_out)``; a tuple for a sum.
+
+        Examples
+        --------
+        >>> layer = TensorPolyLayer("E", "V", 1)
+        >>> with torch.no_grad():
+        ...     _ = layer.weight.copy_(torch.tensor([1.0, 0.0]))  # degrees
+        >>> edge_index = torch.tensor([[0, 1, 0, 2, 3, 4], [1, 0, 2, 0, 4, 3]])  # a path, an edge
+        >>> layer.forward_pyg(edge_index=edge_index, batch=torch.tensor([0, 0, 0, 1, 1]))[:, 0].tolist()
+        [2.0, 1.0, 1.0, 1.0, 1.0]
+        """
+        from polyequiv.nn.pyg import dense_to_pyg, pyg_to_dense
+
+        inputs, mask, batch = pyg_to_dense(
+            self.in_rep, self.in_channels, x, edge_index, batch, edge_attr=edge_attr, u=u, num_nodes=num_nodes
+        )
+        outputs = self(*inputs, mask=mask)
+        return dense_to_pyg(self.out_rep, outputs, mask, batch, edge_index, edges=edges)
+
+    def _contract_pattern(
+        self, plan: _Plan, xs: list[Tensor], theta: Tensor, reductions: dict[tuple, Any]
+    ) -> Tensor | _Mix:
+        """``T_π`` on its computed letters: ``(batch, computed letters…, c_out)``, constant along the
+        free letters (broadcast later, never materialised); or its last step, a channel mix, left
+        for :meth:`forward` to do together with the other patterns of the same shape."""
         channels = _CHANNEL_LETTERS[: len(plan.factors)]
-        operands = [(xs[term], "y" + letters + channels[f]) for f, (term, letters) in enumerate(plan.factors)]
-        operands.append((theta, "z" + channels))
-        ones = xs[0].new_ones(n)
-        operands += [(ones, letter) for letter in plan.free_letters]
+        operands = [
+            _Operand(xs[term], "y" + letters + channels[f], term)
+            for f, (term, letters) in enumerate(plan.factors)
+        ]
+        operands.append(_Operand(theta, "z" + channels))
         if not plan.factors:  # bias only: constant over the batch
-            operands.append((xs[0].new_ones(xs[0].shape[0]), "y"))
-        unique_output = "".join(dict.fromkeys(plan.output_letters))
-        return _greedy_einsum(operands, "y" + unique_output + "z")
+            operands.append(_Operand(xs[0].new_ones(xs[0].shape[0]), "y"))
+        return _greedy_einsum(operands, "y" + plan.computed_letters + "z", reductions, defer_mix=True)
+
+    def _assemble(
+        self, number: int, term: str, groups: dict[tuple[int, str], dict[str, Tensor]],
+        batch: int, n: int, like: Tensor,
+    ) -> Tensor:
+        """Output term ``number``: broadcast each group's sum over its free letters and put the
+        groups with repeated output letters on their diagonals (views, added in place)."""
+        arity = Representation((term,)).arities[0]
+        shape = (batch,) + (n,) * arity + (self.out_channels,)
+        distinct = _POSITION_LETTERS[:arity]
+        out = None
+        if (number, distinct) in groups:
+            out = _broadcast_sum(groups[(number, distinct)], distinct, n)
+        if out is None or tuple(out.shape) != shape:
+            out = like.new_zeros(shape) if out is None else out.expand(shape).contiguous()
+        for (target, letters), bucket in groups.items():
+            if target == number and letters != distinct:
+                view = _diagonal_view(out, letters)
+                view.add_(_broadcast_sum(bucket, "".join(dict.fromkeys(letters)), n))
+        return out
 
     def _check_inputs(self, inputs: tuple[Tensor, ...], mask: Tensor | None) -> list[Tensor]:
         terms = self.in_rep.terms
@@ -238,11 +342,9 @@ class TensorPolyLayer(nn.Module):
                     f"input term {term} must be square in its node dimensions, got {tuple(x.shape)}"
                 )
             if term == "E":
-                if not torch.allclose(x, x.transpose(1, 2)):
-                    raise ValueError(
-                        "an E input (undirected edges) must be symmetric: x[:, i, j] = x[:, j, i]"
-                    )
-                x = x * (1 - torch.eye(x.shape[1], dtype=x.dtype, device=x.device))[None, :, :, None]
+                _check_symmetric(x)
+                if x.requires_grad or x.diagonal(dim1=1, dim2=2).any():  # no self-loops: drop the diagonal
+                    x = x * (1 - torch.eye(x.shape[1], dtype=x.dtype, device=x.device))[None, :, :, None]
             if mask is not None and arity:
                 x = x * _node_mask(mask, arity).to(x.dtype)
             checked.append(x)
@@ -259,9 +361,22 @@ class TensorPolyLayer(nn.Module):
                 return x.shape[1]
         raise ValueError("an input of only scalar terms has no n; add a node or edge term")
 
-    def _zeros_output(self, term: str, batch: int, n: int, like: Tensor) -> Tensor:
-        arity = Representation((term,)).arities[0]
-        return like.new_zeros((batch,) + (n,) * arity + (self.out_channels,))
+
+def _check_symmetric(x: Tensor) -> None:
+    """An ``E`` input must be symmetric (to float tolerance); the error names the worst entry."""
+    transposed = x.transpose(1, 2)
+    if torch.equal(x, transposed):  # one pass; the tolerant check below only runs on a mismatch
+        return
+    gap = (x - transposed).abs()
+    tolerance = 1e-5 * x.abs().amax().clamp_min(1e-30) if x.is_floating_point() else 0
+    if gap.amax() <= tolerance:
+        return
+    b, i, j, c = (int(v) for v in torch.unravel_index(gap.argmax(), gap.shape))
+    raise ValueError(
+        "input term E (undirected edges) must be symmetric, x[b, i, j, c] = x[b, j, i, c]; got "
+        f"x[{b}, {i}, {j}, {c}] = {float(x[b, i, j, c]):.6g} but x[{b}, {j}, {i}, {c}] = "
+        f"{float(x[b, j, i, c]):.6g} (declare the input V2 for directed graphs)"
+    )
 
 
 def _node_mask(mask: Tensor, arity: int) -> Tensor:
@@ -274,54 +389,204 @@ def _node_mask(mask: Tensor, arity: int) -> Tensor:
     return out.unsqueeze(-1)
 
 
-def _add_output(out: Tensor, value: Tensor, letters: str) -> None:
-    """``out[y, letters…, z] += value[y, unique letters…, z]``, repeated letters on the diagonal."""
-    unique = "".join(dict.fromkeys(letters))
-    if unique == letters:
-        out.add_(value)
-        return
-    n = out.shape[1]
-    grids = torch.meshgrid(*[torch.arange(n, device=out.device)] * len(unique), indexing="ij")
-    index = tuple(grids[unique.index(letter)] for letter in letters)
-    view = out.permute(*range(1, len(letters) + 1), 0, out.dim() - 1)  # (n…, batch, z)
-    view.index_put_(index, value.permute(*range(1, len(unique) + 1), 0, value.dim() - 1), accumulate=True)
+@dataclass(frozen=True)
+class _Operand:
+    """A tensor with one letter per axis; ``term`` names an input term (its reductions are shared)."""
+
+    tensor: Tensor
+    letters: str
+    term: int | None = None
 
 
-def _greedy_einsum(operands: list[tuple[Tensor, str]], output: str) -> Tensor:
-    """Contract ``operands`` to ``output`` pairwise, always the pair with the smallest result."""
-    sizes = {}
-    for tensor, letters in operands:
-        sizes.update(zip(letters, tensor.shape, strict=True))
+@dataclass(frozen=True)
+class _Mix:
+    """A channel mix left for later: the value is ``features @ weights.T``, ``(…, K) @ (K, c_out)``."""
 
-    def needed(skip: set[int]) -> set[str]:
+    features: Tensor
+    weights: Tensor
+
+
+def _accumulate(
+    groups: dict[tuple[int, str], dict[str, Tensor]], key: tuple[int, str, str], value: Tensor
+) -> None:
+    """Add ``value`` to the group of (output term, output letters) under its computed letters."""
+    bucket = groups.setdefault(key[:2], {})
+    bucket[key[2]] = value if key[2] not in bucket else bucket[key[2]] + value
+
+
+def _broadcast_sum(bucket: dict[str, Tensor], letters: str, n: int) -> Tensor:
+    """``Σ`` of values on subsets of ``letters`` (``(batch, subset…, c_out)``), broadcast to
+    ``(batch, letters…, c_out)``: smallest first, so each broadcast happens once."""
+    total = None
+    for computed, value in sorted(bucket.items(), key=lambda item: item[1].numel()):
+        shape = [value.shape[0]] + [n if c in computed else 1 for c in letters] + [value.shape[-1]]
+        value = value.reshape(shape)
+        total = value if total is None else total + value
+    return total
+
+
+def _diagonal_view(out: Tensor, letters: str) -> Tensor:
+    """The view ``out[y, letters…, z]`` with axes ``(y, distinct letters…, z)``: repeated letters
+    index one diagonal (``"aa"`` → the entries ``out[:, i, i]``)."""
+    labels = ["y", *letters, "z"]
+    while True:
+        repeated = next((c for c in labels if labels.count(c) > 1), None)
+        if repeated is None:
+            break
+        first = labels.index(repeated)
+        second = labels.index(repeated, first + 1)
+        out = out.diagonal(0, first, second)  # the diagonal axis goes last
+        labels = [c for k, c in enumerate(labels) if k not in (first, second)] + [repeated]
+    order = ["y", *dict.fromkeys(letters), "z"]
+    return out.permute([labels.index(c) for c in order])
+
+
+def _canonical(equation: str) -> str:
+    """Rename the letters of an einsum equation in order of appearance (a cache key)."""
+    names: dict[str, str] = {}
+    return "".join(
+        c if not c.isalpha() else names.setdefault(c, string.ascii_letters[len(names)]) for c in equation
+    )
+
+
+def _greedy_einsum(
+    operands: list[_Operand],
+    output: str,
+    reductions: dict[tuple, Any] | None = None,
+    *,
+    defer_mix: bool = False,
+) -> Tensor | _Mix:
+    """Contract ``operands`` to ``output`` pairwise, always the pair with the smallest result.
+
+    Each input operand is first reduced alone (diagonals, letters nobody else needs); those
+    reductions are looked up in / stored into ``reductions`` (keyed by input term and the
+    equation with canonical letters), so patterns that share a row sum compute it once.  The
+    order of contractions depends only on the letters and sizes, and is cached
+    (:func:`_contraction_order`).  With ``defer_mix``, a last step that is a channel mix giving
+    ``output`` directly is returned undone, as a :class:`_Mix`.
+    """
+    sizes: dict[str, int] = {}
+    for operand in operands:
+        sizes.update(zip(operand.letters, operand.tensor.shape, strict=True))
+    program = _contraction_order(
+        tuple(op.letters for op in operands), output, tuple(sorted(sizes.items()))
+    )
+    current = []
+    for operand, (keep, key) in zip(operands, program.reductions, strict=True):
+        if keep == operand.letters:
+            current.append((operand.tensor, keep))
+            continue
+        if operand.term is None or reductions is None:
+            current.append((torch.einsum(f"{operand.letters}->{keep}", operand.tensor), keep))
+            continue
+        current.append((_shared_reduction(operand, keep, key, reductions), keep))
+    for step, (i, j, result) in enumerate(program.pairs):
+        if defer_mix and step == len(program.pairs) - 1 and result == output:
+            split = _mix_split(current[i], current[j], result)
+            if split is not None and split[2] == output:
+                return _Mix(split[0], split[1])
+        merged = (_pairwise(current[i], current[j], result), result)
+        current = [op for k, op in enumerate(current) if k not in (i, j)] + [merged]
+    tensor, letters = current[0]
+    return tensor if letters == output else torch.einsum(f"{letters}->{output}", tensor)
+
+
+def _shared_reduction(operand: _Operand, keep: str, key: str, reductions: dict[tuple, Any]) -> Tensor:
+    """``einsum(operand → keep)``, looked up in ``reductions`` or computed from the smallest stored
+    reduction of the same input that keeps more letters (a total from row sums, a trace from the
+    diagonal), then stored.  ``key`` is the equation with canonical letters."""
+    cache = (operand.term, key)
+    if cache in reductions:
+        return reductions[cache]
+    own, kept = key.split("->")
+    family = reductions.setdefault(("family", operand.term, own), [])  # (canonical kept, tensor)
+    wider = [(k, t) for k, t in family if set(kept) < set(k)]
+    if wider:
+        source, tensor = min(wider, key=lambda item: item[1].numel())
+        tensor = torch.einsum(f"{source}->{kept}", tensor)
+    else:
+        tensor = torch.einsum(f"{operand.letters}->{keep}", operand.tensor)
+    reductions[cache] = tensor
+    family.append((kept, tensor))
+    return tensor
+
+
+@dataclass(frozen=True)
+class _Program:
+    """What :func:`_greedy_einsum` does: each operand's letters after its own reduction (and the
+    canonical reduction equation, a cache key), then the pairs to merge in order."""
+
+    reductions: tuple[tuple[str, str], ...]
+    pairs: tuple[tuple[int, int, str], ...]
+
+
+@functools.lru_cache(maxsize=4096)
+def _contraction_order(letters: tuple[str, ...], output: str, sizes: tuple[tuple[str, int], ...]) -> _Program:
+    """Greedy pairwise order: contract first the pair that shares a letter and gives the smallest
+    intermediate (so ``Σ A_ij A_kl`` is two sums, never an n⁴ outer product)."""
+    size = dict(sizes)
+
+    def needed(current: list[str], skip: set[int]) -> set[str]:
         keep = set(output)
-        for number, (_, letters) in enumerate(operands):
+        for number, other in enumerate(current):
             if number not in skip:
-                keep |= set(letters)
+                keep |= set(other)
         return keep
 
-    # reduce every operand alone first: diagonals and letters nobody else needs
-    reduced = []
-    for number, (tensor, letters) in enumerate(operands):
-        keep = "".join(dict.fromkeys(c for c in letters if c in needed({number})))
-        reduced.append((torch.einsum(f"{letters}->{keep}", tensor) if keep != letters else tensor, keep))
-    operands = reduced
-    while len(operands) > 1:
+    current = list(letters)
+    reductions = []
+    for number, own in enumerate(letters):
+        keep = "".join(dict.fromkeys(c for c in own if c in needed(current, {number})))
+        reductions.append((keep, _canonical(f"{own}->{keep}")))
+    current = [keep for keep, _ in reductions]
+    pairs = []
+    while len(current) > 1:
         best = None
-        for i, j in itertools.combinations(range(len(operands)), 2):
-            keep = needed({i, j})
-            result = "".join(dict.fromkeys(c for c in operands[i][1] + operands[j][1] if c in keep))
-            cost = math.prod(sizes[c] for c in result)
-            shared = bool(set(operands[i][1]) & set(operands[j][1]))
+        for i, j in itertools.combinations(range(len(current)), 2):
+            keep = needed(current, {i, j})
+            result = "".join(dict.fromkeys(c for c in current[i] + current[j] if c in keep))
+            cost = math.prod(size[c] for c in result)
+            shared = bool(set(current[i]) & set(current[j]))
             key = (not shared, cost)
             if best is None or key < best[0]:
                 best = (key, i, j, result)
         _, i, j, result = best
-        (a, la), (b, lb) = operands[i], operands[j]
-        merged = (torch.einsum(f"{la},{lb}->{result}", a, b), result)
-        operands = [op for k, op in enumerate(operands) if k not in (i, j)] + [merged]
-    tensor, letters = operands[0]
-    return torch.einsum(f"{letters}->{output}", tensor)
+        pairs.append((i, j, result))
+        current = [op for k, op in enumerate(current) if k not in (i, j)] + [result]
+    return _Program(tuple(reductions), tuple(pairs))
+
+
+def _pairwise(first: tuple[Tensor, str], second: tuple[Tensor, str], result: str) -> Tensor:
+    """``einsum(first, second → result)``; a channel mix (one operand ``z`` + channel letters that
+    end the other and appear nowhere else) is one matrix product on the last axes."""
+    split = _mix_split(first, second, result)
+    if split is not None:
+        features, weights, letters = split
+        product = features @ weights.T
+        return product if letters == result else torch.einsum(f"{letters}->{result}", product)
+    (a, la), (b, lb) = first, second
+    return torch.einsum(f"{la},{lb}->{result}", a, b)
+
+
+def _mix_split(
+    first: tuple[Tensor, str], second: tuple[Tensor, str], result: str
+) -> tuple[Tensor, Tensor, str] | None:
+    """If the pair is a channel mix, ``(features (…, K), weights (c_out, K), letters of the
+    product)``; else ``None``."""
+    for (a, la), (b, lb) in ((first, second), (second, first)):
+        channels = lb[1:]
+        if (
+            channels
+            and lb[0] == "z"
+            and "z" not in la
+            and la.endswith(channels)
+            and not set(channels) & set(result)
+            and not set(channels) & set(la[: -len(channels)])
+            and len(la) > len(channels)
+        ):
+            rest = la[: -len(channels)]
+            return a.reshape(*a.shape[: len(rest)], -1), b.reshape(b.shape[0], -1), rest + lb[0]
+    return None
 
 
 def _tuple_codes(rows: np.ndarray, base: int) -> np.ndarray:

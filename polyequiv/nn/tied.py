@@ -42,6 +42,7 @@ from torch import Tensor, nn
 from polyequiv.channels import ChannelStructure
 from polyequiv.errors import SizeLimitError
 from polyequiv.indexing import WeightIndex
+from polyequiv.limits import estimate_weights
 from polyequiv.scheme import TyingScheme
 from polyequiv.spec import LayerSpec
 
@@ -150,17 +151,21 @@ class TiedPolynomialLayer(nn.Module):
     # ------------------------------------------------------------------ construction
     def _build_channels(self, scheme: TyingScheme | None, factory: dict) -> None:
         spec, c_in, c_out = self.spec, self.in_channels, self.out_channels
-        structure = ChannelStructure(spec)
-        index = WeightIndex(spec)
-        entries = index.num_weights * c_out * c_in**spec.degree
+        entries = estimate_weights(spec) * c_out * c_in**spec.degree  # before building anything
         if entries > MAX_DENSE_ENTRIES:
+            alternative = (
+                "SetPolyLayer (size-agnostic, power sums)" if spec.is_set_layer
+                else "TensorPolyLayer (size-agnostic, partition patterns)"
+            )
             raise SizeLimitError(
                 f"a dense {spec} layer with {c_in} → {c_out} channels materialises {entries:,} weights "
                 f"({entries * 12 / 1e9:,.2f} GB with its index); the limit is {MAX_DENSE_ENTRIES:,}. "
-                "Use SetPolyLayer (size-agnostic, power sums) for the symmetric group",
+                f"Use {alternative} for the symmetric group",
                 estimate=entries,
                 limit=MAX_DENSE_ENTRIES,
             )
+        structure = ChannelStructure(spec)
+        index = WeightIndex(spec)
         gather = _ordered_gather(structure, c_in, c_out)
         if spec.indexing == "full":
             gather = _rearranged_gather(gather, index, structure.index)
