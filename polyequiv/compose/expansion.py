@@ -153,8 +153,8 @@ def group_by_x(poly: Any, num_params: int) -> dict[tuple[int, ...], ParamPolynom
     """Split a polynomial of the expansion ring into ``{x exponent: parameter polynomial}``."""
     grouped: dict[tuple[int, ...], ParamPolynomial] = {}
     for exponents, coefficient in poly.to_dict().items():
-        x_part = tuple(exponents[num_params:])
-        key = tuple((i, e) for i, e in enumerate(exponents[:num_params]) if e)
+        x_part = tuple(int(e) for e in exponents[num_params:])
+        key = tuple((i, int(e)) for i, e in enumerate(exponents[:num_params]) if e)
         grouped.setdefault(x_part, {})[key] = int(coefficient)
     return grouped
 

@@ -97,7 +97,9 @@ class NetworkLayer:
             if not isinstance(getattr(self, name), bool):
                 raise SpecError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if self.input_width is not None and (
-            isinstance(self.input_width, bool) or not isinstance(self.input_width, int) or self.input_width < 1
+            isinstance(self.input_width, bool)
+            or not isinstance(self.input_width, int)
+            or self.input_width < 1
         ):
             raise SpecError(f"input_width must be an integer ≥ 1, got {self.input_width!r}")
 
@@ -415,7 +417,9 @@ class NetworkSpec:
         return spec
 
 
-def parse_layer_flags(text: str, *, bias: bool = False, indexing: str = "ordered") -> tuple[NetworkLayer, ...]:
+def parse_layer_flags(
+    text: str, *, bias: bool = False, indexing: str = "ordered"
+) -> tuple[NetworkLayer, ...]:
     """The CLI's short form ``"2:free:3,2:tied:invariant"`` (``DEGREE:tied|free:WIDTH[:bias][:full]``).
 
     >>> [str(layer) for layer in parse_layer_flags("2:free:3,1:tied:invariant:bias")]

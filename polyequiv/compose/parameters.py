@@ -53,7 +53,9 @@ class NetworkParameters:
     def param_offsets(self) -> tuple[int, ...]:
         offsets = [0]
         for number, layer in enumerate(self.spec.layers):
-            size = self.schemes[number].num_free if layer.tied else self.spec.weight_indices[number].num_weights
+            size = (
+                self.schemes[number].num_free if layer.tied else self.spec.weight_indices[number].num_weights
+            )
             offsets.append(offsets[-1] + size)
         return tuple(offsets)
 

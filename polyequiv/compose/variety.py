@@ -189,7 +189,7 @@ def _weighted_sum(w: np.ndarray, stacked: np.ndarray, p: int | None) -> np.ndarr
 
 
 def matching_rows(spec: NetworkSpec, algebra: XPolynomialAlgebra) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs of flattened coefficient ids ``(k·M + idx α, σ(k)·M + idx β)`` whose difference is an equation."""
+    """Flattened coefficient ids ``(k·M + idx α, σ(k)·M + idx β)``: each difference is one equation."""
     left, right = [], []
     size = algebra.size
     for sigma in spec.group_generators:
@@ -304,10 +304,10 @@ class VarietyMeasurement:
             return "near generic tied points the variety is the tied subspace"
         extra = self.tangent_dim - self.tied_dim
         gauge = self.variety_function_dim == self.tied_function_dim
-        return (
-            f"the tangent space of the variety is {extra} dimension(s) larger than T"
-            + (" (to first order these directions are gauge: no new functions)" if gauge else
-               f" and reaches {self.variety_function_dim - self.tied_function_dim} more function dimension(s)")
+        return f"the tangent space of the variety is {extra} dimension(s) larger than T" + (
+            " (to first order these directions are gauge: no new functions)"
+            if gauge
+            else f" and reaches {self.variety_function_dim - self.tied_function_dim} more function dims"
         )
 
     def summary(self) -> dict[str, Any]:
@@ -371,12 +371,19 @@ class VarietyProblem:
         return e, je, c, jc
 
 
-def random_tied_point(parameters: NetworkParameters, rng: np.random.Generator, bound: int = 2**20) -> np.ndarray:
+def random_tied_point(
+    parameters: NetworkParameters, rng: np.random.Generator, bound: int = 2**20
+) -> np.ndarray:
     """Exact rational parameters ``θ = B_T τ`` for a random integer ``τ`` (object array of Fractions)."""
     tau = [Fraction(int(v)) for v in rng.integers(-bound, bound + 1, size=parameters.tied_dim)]
     basis = parameters.tied_basis
-    return np.array([sum((basis[i, j] * tau[j] for j in range(len(tau)) if basis[i, j]), Fraction(0))
-                     for i in range(basis.shape[0])], dtype=object)
+    return np.array(
+        [
+            sum((basis[i, j] * tau[j] for j in range(len(tau)) if basis[i, j]), Fraction(0))
+            for i in range(basis.shape[0])
+        ],
+        dtype=object,
+    )
 
 
 def measure_variety(
@@ -394,7 +401,9 @@ def measure_variety(
     theta = random_tied_point(parameters, rng)
     points = []
     for p in primes:
-        theta_p = np.array([int(v.numerator % p * pow(v.denominator, p - 2, p) % p) for v in theta], dtype=np.int64)
+        theta_p = np.array(
+            [int(v.numerator % p * pow(v.denominator, p - 2, p) % p) for v in theta], dtype=np.int64
+        )
         e, je, _, jc = problem.equations_and_jacobian(theta_p, p)
         tied = fraction_matrix_mod_p(parameters.tied_basis, p)
         points.append(
@@ -456,7 +465,7 @@ def _gauss_newton(
     for _ in range(iterations):
         r, j = residual_and_jacobian(x)
         current = float(np.max(np.abs(r))) if r.size else 0.0
-        if current < tolerance or current > 0.999 * previous > 0 and current < 1e-6:
+        if current < tolerance or (current > 0.999 * previous > 0 and current < 1e-6):
             break
         previous = current
         step, *_ = np.linalg.lstsq(j, -r, rcond=None)
@@ -513,7 +522,9 @@ def search_outside_tied(problem: VarietyProblem, *, seed: int = 0, step: float =
         p0, p1 = params.param_offsets[number], params.param_offsets[number + 1]
         block = _orthonormal(tied[p0:p1][:, np.any(tied[p0:p1] != 0, axis=0)])
         part = theta[p0:p1]
-        layers.append(bool(np.linalg.norm(part - block @ (block.T @ part)) <= 1e-8 * max(np.linalg.norm(part), 1)))
+        layers.append(
+            bool(np.linalg.norm(part - block @ (block.T @ part)) <= 1e-8 * max(np.linalg.norm(part), 1))
+        )
     found = relative <= 1e-10 and distance > 1e-6
     if not found:
         message = (
@@ -527,7 +538,9 @@ def search_outside_tied(problem: VarietyProblem, *, seed: int = 0, step: float =
         ct, jc = problem.coefficients_and_jacobian(tied @ tau, None)
         return ct - c, jc @ tied
 
-    starts = [np.linalg.lstsq(tied, theta, rcond=None)[0]] + [rng.standard_normal(tied.shape[1]) for _ in range(4)]
+    starts = [np.linalg.lstsq(tied, theta, rcond=None)[0]] + [
+        rng.standard_normal(tied.shape[1]) for _ in range(4)
+    ]
     best = math.inf
     size = max(float(np.max(np.abs(c))), 1e-300)
     for start in starts:
@@ -536,11 +549,10 @@ def search_outside_tied(problem: VarietyProblem, *, seed: int = 0, step: float =
         if best <= 1e-8:
             break
     new_function = best > 1e-8
-    message = (
-        "found an equivariant network whose layers are not all individually equivariant; "
-        + ("it computes a function no tied network near it computes (fit residual "
-           f"{best:.2e})" if new_function else f"it computes the same function as a tied network (gauge; fit "
-           f"residual {best:.2e})")
+    message = "found an equivariant network whose layers are not all individually equivariant; " + (
+        f"it computes a function no tied network near it computes (fit residual {best:.2e})"
+        if new_function
+        else f"it computes the same function as a tied network (gauge; fit residual {best:.2e})"
     )
     return SearchResult(True, theta, relative, distance, layers, new_function, best, message)
 
