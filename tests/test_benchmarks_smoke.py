@@ -52,3 +52,19 @@ def test_graph_benchmark_quick_mode_trains_every_graph_model(tmp_path: Path) -> 
     assert set(document) == {"graph-degree/by-graph", "graph-degree/random", "triangles/by-graph"}
     assert {run["model"]["name"] for run in document["triangles/by-graph"]} >= {"gcn", "gin", "row-mlp"}
     assert "57.69 %" in completed.stdout and "acc n=50" in completed.stdout
+
+
+def test_compose_benchmark_quick_mode_runs_and_reports_json() -> None:
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_compose.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    document = json.loads(completed.stdout.split("\n\n")[0])
+    (expansion,) = document["expansion"]
+    assert 0 < expansion["terms"] <= expansion["estimated_terms"] and expansion["seconds"] > 0
+    (variety,) = document["variety"]
+    assert variety["primes_agree"] and variety["tied_dim"] <= variety["tangent_dim"]
+    assert "equations by degree" in completed.stdout

@@ -144,7 +144,7 @@ def _layer_weight_polys(parameters: NetworkParameters, layer: int, gens: tuple[A
     first = parameters.param_offsets[layer]
     count = spec.weight_indices[layer].num_weights
     if spec.layers[layer].tied:
-        classes = parameters.schemes[layer].class_of_weight.tolist()
+        classes = parameters.scheme(layer).class_of_weight.tolist()
         return [gens[first + c] for c in classes]
     return [gens[first + i] for i in range(count)]
 

@@ -38,11 +38,18 @@ class NetworkParameters:
     @cached_property
     def schemes(self) -> tuple[TyingScheme, ...]:
         """The single-layer tying scheme of every layer (also of free ones: it defines ``T``)."""
-        return tuple(TyingScheme.from_spec(layer_spec) for layer_spec in self.spec.layer_specs)
+        return tuple(self.scheme(number) for number in range(len(self.spec.layers)))
+
+    def scheme(self, layer: int) -> TyingScheme:
+        """The tying scheme of one layer, derived on first use (free layers need it only for ``T``)."""
+        cache = self.__dict__.setdefault("_scheme_cache", {})
+        if layer not in cache:
+            cache[layer] = TyingScheme.from_spec(self.spec.layer_specs[layer])
+        return cache[layer]
 
     def layer_basis(self, layer: int) -> np.ndarray:
         """``B_ℓ``: weights × free parameters of layer ``layer``, an object array of Fractions."""
-        scheme = self.schemes[layer]
+        scheme = self.scheme(layer)
         classes = np.zeros((scheme.num_classes, scheme.num_free), dtype=object)
         classes[:] = Fraction(0)
         for c, j, v in scheme.basis:
@@ -53,9 +60,8 @@ class NetworkParameters:
     def param_offsets(self) -> tuple[int, ...]:
         offsets = [0]
         for number, layer in enumerate(self.spec.layers):
-            size = (
-                self.schemes[number].num_free if layer.tied else self.spec.weight_indices[number].num_weights
-            )
+            index = self.spec.weight_indices[number]
+            size = self.scheme(number).num_free if layer.tied else index.num_weights
             offsets.append(offsets[-1] + size)
         return tuple(offsets)
 
@@ -112,7 +118,7 @@ class NetworkParameters:
 
     def equalities_only(self, layer: int) -> bool:
         """True when the tied layer's parameters are classes of equal weights (``B_ℓ`` is 0/1)."""
-        return self.schemes[layer].equalities_only
+        return self.scheme(layer).equalities_only
 
     def param_name(self, param: int, *, latex: bool = False) -> str:
         """A free layer's weight name; a tied layer's class is named after its first weight."""
@@ -121,7 +127,7 @@ class NetworkParameters:
         offset = self.spec.weight_offsets[layer]
         if not self.spec.layers[layer].tied:
             return self.spec.weight_name(offset + local, latex=latex)
-        scheme = self.schemes[layer]
+        scheme = self.scheme(layer)
         if scheme.equalities_only:
             first = int(np.flatnonzero(scheme.class_of_weight == local)[0])
             return self.spec.weight_name(offset + first, latex=latex)

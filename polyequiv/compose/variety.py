@@ -459,19 +459,23 @@ class SearchResult:
 
 
 def _gauss_newton(
-    residual_and_jacobian, x: np.ndarray, iterations: int = 60, tolerance: float = 1e-14
+    residual_and_jacobian, x: np.ndarray, iterations: int = 100, tolerance: float = 1e-14
 ) -> tuple[np.ndarray, float]:
-    previous = math.inf
+    """Minimum-norm Gauss–Newton steps until ``max |r| < tolerance`` or five steps without progress."""
+    best_x, best = x, math.inf
+    stalled = 0
     for _ in range(iterations):
         r, j = residual_and_jacobian(x)
         current = float(np.max(np.abs(r))) if r.size else 0.0
-        if current < tolerance or (current > 0.999 * previous > 0 and current < 1e-6):
+        if current < best:
+            best_x, best, stalled = x, current, (stalled + 1 if current > 0.9 * best else 0)
+        else:
+            stalled += 1
+        if best < tolerance or stalled >= 5 or not np.isfinite(current):
             break
-        previous = current
         step, *_ = np.linalg.lstsq(j, -r, rcond=None)
         x = x + step
-    r, _ = residual_and_jacobian(x)
-    return x, float(np.max(np.abs(r))) if r.size else 0.0
+    return best_x, best
 
 
 def _orthonormal(matrix: np.ndarray) -> np.ndarray:
@@ -487,7 +491,8 @@ def search_outside_tied(problem: VarietyProblem, *, seed: int = 0, step: float =
     1. ``θ₀ = B_T τ`` with ``τ ~ N(0, 1)``; the tangent directions are the null space of ``J_E(θ₀)``
        (SVD), minus their component in ``T``.
     2. ``θ = θ₀ + step·d`` for a random unit combination ``d`` of them, then Gauss–Newton on ``E(θ) = 0``
-       (minimum-norm least-squares steps); found when ``max |E| ≤ 1e-10 · max |c|``.
+       (minimum-norm least-squares steps); found when ``max |E| ≤ 1e-10 · max |c|`` and ``θ ∉ T``
+       (up to six tries, with shorter steps).
     3. New function or gauge: fit ``c(B_T τ) ≈ c(θ)`` over ``τ`` by Gauss–Newton from the projection
        of ``θ`` onto ``T`` and a few random starts; a relative fit residual below 1e-8 means the
        found network computes a tied network's function.
@@ -505,18 +510,24 @@ def search_outside_tied(problem: VarietyProblem, *, seed: int = 0, step: float =
     off = _orthonormal(off)
     if off.shape[1] == 0:
         return SearchResult(False, theta0, 0.0, 0.0, [], None, 0.0, "no tangent direction of V outside T")
-    direction = off @ rng.standard_normal(off.shape[1])
-    direction /= np.linalg.norm(direction)
     scale = np.linalg.norm(theta0) / math.sqrt(len(theta0))
 
     def equations(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         e, je, _, _ = problem.equations_and_jacobian(theta)
         return e, je
 
-    theta, residual = _gauss_newton(equations, theta0 + step * scale * direction, tolerance=1e-14 * scale**3)
-    _, _, c, _ = problem.equations_and_jacobian(theta)
-    relative = residual / max(float(np.max(np.abs(c))), 1e-300)
-    distance = float(np.linalg.norm(theta - tied_q @ (tied_q.T @ theta)) / np.linalg.norm(theta))
+    for length in (step, step, step / 2, step / 2, step / 5, step / 5):
+        direction = off @ rng.standard_normal(off.shape[1])
+        direction /= np.linalg.norm(direction)
+        start = theta0 + length * scale * direction
+        _, _, c_start, _ = problem.equations_and_jacobian(start)
+        tolerance = 1e-13 * float(np.max(np.abs(c_start)))
+        theta, residual = _gauss_newton(equations, start, tolerance=tolerance)
+        _, _, c, _ = problem.equations_and_jacobian(theta)
+        relative = residual / max(float(np.max(np.abs(c))), 1e-300)
+        distance = float(np.linalg.norm(theta - tied_q @ (tied_q.T @ theta)) / np.linalg.norm(theta))
+        if relative <= 1e-10 and distance > 1e-6:
+            break
     layers = []
     for number in range(len(problem.spec.layers)):
         p0, p1 = params.param_offsets[number], params.param_offsets[number + 1]
