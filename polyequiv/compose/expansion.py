@@ -69,7 +69,11 @@ class NetworkExpansion:
 
     def coefficients(self, output: int) -> dict[tuple[int, ...], ParamPolynomial]:
         """``{α: c_{k,α}}`` for output ``k``, the coefficients as sparse parameter polynomials."""
-        return group_by_x(self.outputs[output], self.num_params)
+        return self._grouped[output]
+
+    @cached_property
+    def _grouped(self) -> list[dict[tuple[int, ...], ParamPolynomial]]:
+        return [group_by_x(y, self.num_params) for y in self.outputs]
 
     @cached_property
     def num_coefficients(self) -> int:
@@ -122,13 +126,15 @@ def expand_network(spec: NetworkSpec) -> NetworkExpansion:
                 for i in key:
                     value = value * inputs[i]
                 products[key] = value
-        outputs = []
-        for k in range(layer.num_outputs):
-            total = context.constant(0)
-            for position, t in enumerate(tuples):
-                total.iadd(weights[k * len(tuples) + position] * products[tuple(sorted(t))])
-            outputs.append(total)
-        units = outputs
+        units = [
+            _balanced_sum(
+                [
+                    weights[k * len(tuples) + position] * products[tuple(sorted(t))]
+                    for position, t in enumerate(tuples)
+                ]
+            )
+            for k in range(layer.num_outputs)
+        ]
     return NetworkExpansion(
         spec=spec,
         parameters=parameters,
@@ -136,6 +142,13 @@ def expand_network(spec: NetworkSpec) -> NetworkExpansion:
         outputs=tuple(units),
         seconds=time.perf_counter() - started,
     )
+
+
+def _balanced_sum(polys: list[Any]) -> Any:
+    """Pairwise sum (each term is copied about log₂(len) times instead of len times)."""
+    while len(polys) > 1:
+        polys = [polys[i] + polys[i + 1] if i + 1 < len(polys) else polys[i] for i in range(0, len(polys), 2)]
+    return polys[0]
 
 
 def _layer_weight_polys(parameters: NetworkParameters, layer: int, gens: tuple[Any, ...]) -> list[Any]:
@@ -228,20 +241,29 @@ class NetworkConstraints:
 
 
 def network_constraints(expansion: NetworkExpansion) -> NetworkConstraints:
-    """Coefficient matching under every generator (see the module docstring), deduplicated up to sign."""
+    """Coefficient matching under every generator (see the module docstring), deduplicated up to sign.
+
+    Each equation is ``c_{k,α} − c_{σ(k),β}`` with ``α_i = β_{σ(i)}``, read off the grouped
+    coefficients of the outputs (each output is converted once, not once per generator).
+    """
     started = time.perf_counter()
     spec = expansion.spec
-    num_params, n = expansion.num_params, spec.n
-    gens = expansion.context.gens()
+    n = spec.n
+    coefficients = [expansion.coefficients(k) for k in range(len(expansion.outputs))]
     seen: set[tuple[Any, ...]] = set()
     equations: list[PolynomialEquation] = []
     for number, sigma in enumerate(spec.group_generators):
-        substitution = [*gens[:num_params], *(gens[num_params + sigma[i]] for i in range(n))]
-        for k, y in enumerate(expansion.outputs):
+        for k in range(len(coefficients)):
             target = sigma[k] if spec.equivariant else k
-            difference = y.compose(*substitution) - expansion.outputs[target]
-            for beta, poly in sorted(group_by_x(difference, num_params).items()):
-                terms = tuple(sorted(poly.items()))
+            moved = {_push_forward(alpha, sigma) for alpha in coefficients[k]}
+            for beta in sorted(moved | set(coefficients[target])):
+                alpha = tuple(beta[sigma[i]] for i in range(n))
+                difference = dict(coefficients[k].get(alpha, {}))
+                for key, value in coefficients[target].get(beta, {}).items():
+                    difference[key] = difference.get(key, 0) - value
+                terms = tuple(sorted((key, value) for key, value in difference.items() if value))
+                if not terms:
+                    continue
                 if terms[0][1] < 0:
                     terms = tuple((key, -value) for key, value in terms)
                 if terms in seen:
@@ -249,3 +271,11 @@ def network_constraints(expansion: NetworkExpansion) -> NetworkConstraints:
                 seen.add(terms)
                 equations.append(PolynomialEquation(number, k, beta, terms, expansion))
     return NetworkConstraints(expansion, equations, time.perf_counter() - started)
+
+
+def _push_forward(alpha: tuple[int, ...], sigma: tuple[int, ...]) -> tuple[int, ...]:
+    """``σ_*α``: the exponent of ``Π_i x_{σ(i)}^{α_i}``, i.e. ``(σ_*α)_{σ(i)} = α_i``."""
+    beta = [0] * len(alpha)
+    for i, a in enumerate(alpha):
+        beta[sigma[i]] = a
+    return tuple(beta)
