@@ -9,6 +9,7 @@ import click
 from polyequiv import groups
 from polyequiv.compose.expansion import expand_network, network_constraints
 from polyequiv.compose.network import NetworkSpec, parse_layer_flags
+from polyequiv.compose.training import compare_methods
 from polyequiv.compose.variety import measure_variety
 from polyequiv.errors import SpecError
 from polyequiv_cli.options import echo_json, library_errors
@@ -31,10 +32,19 @@ DEFAULT_SAMPLE = 10
     default="symmetric",
     show_default=True,
 )
-@click.option("--generators", help="Generators of a custom group in cycle notation, e.g. '(0 1)(2 3),(0 2 4)'.")
+@click.option(
+    "--generators", help="Generators of a custom group in cycle notation, e.g. '(0 1)(2 3),(0 2 4)'."
+)
 @click.option("--variety/--no-variety", default=True, show_default=True, help="Measure the variety at T.")
 @click.option("--search/--no-search", default=True, show_default=True, help="Look for points of V outside T.")
 @click.option("--show-constraints", is_flag=True, help="List every equation (default: a sample).")
+@click.option(
+    "--train",
+    "train_task",
+    type=click.Choice(["sum-of-squares", "square-of-sum", "pairwise-products", "center", "times-sum"]),
+    help="Also train the network on this set task three ways: tied, penalty, projected onto V.",
+)
+@click.option("--steps", type=click.IntRange(min=1), default=300, show_default=True, help="Training steps.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
     "--format",
@@ -55,6 +65,8 @@ def compose_command(
     variety: bool,
     search: bool,
     show_constraints: bool,
+    train_task: str | None,
+    steps: int,
     seed: int,
     output_format: str,
 ) -> None:
@@ -69,6 +81,7 @@ def compose_command(
     spec.check_size()
     constraints = network_constraints(expand_network(spec))
     measurement = measure_variety(spec, seed=seed, search=search) if variety else None
+    runs = compare_methods(spec, train_task, steps=steps, seed=seed) if train_task else []
     limit = None if show_constraints else DEFAULT_SAMPLE
     equations = constraints.equations[:limit] if limit is not None else constraints.equations
     if output_format == "json":
@@ -76,6 +89,8 @@ def compose_command(
         data["equations_shown"] = [str(e) for e in equations]
         if measurement is not None:
             data["variety"] = measurement.summary()
+        if runs:
+            data["training"] = [run.to_dict() for run in runs]
         echo_json(data)
         return
     if output_format == "latex":
@@ -119,6 +134,18 @@ def compose_command(
                     f"{found['distance_to_tied']:.3g}, layers individually equivariant "
                     f"{found['layers_individually_equivariant']}"
                 )
+    if runs:
+        lines.append(f"training on {train_task} ({steps} Adam steps, same data and tied start):")
+        lines.append(
+            f"  {'method':<10} {'params':>6} {'train MSE':>10} {'test MSE':>10} {'max |E|':>9} "
+            f"{'equiv. residual':>15} {'seconds':>8}"
+        )
+        for run in runs:
+            lines.append(
+                f"  {run.method:<10} {run.trained_parameters:>6} {run.train_mse:>10.3e} "
+                f"{run.test_mse:>10.3e} {run.equation_residual:>9.1e} "
+                f"{run.equivariance_residual:>15.1e} {run.seconds:>8.2f}"
+            )
     click.echo("\n".join(lines))
 
 

@@ -350,3 +350,39 @@ def test_cli_compose_bad_input_exits_2_with_one_error_line(args: list[str], frag
     errors = [line for line in result.output.splitlines() if line.startswith("Error")]
     assert len(errors) == 1 and fragment in errors[0]
     assert "Traceback" not in result.output
+
+
+# ---------------------------------------------------------------------- training inside V
+
+
+def test_training_three_ways_keeps_tied_and_projected_runs_equivariant() -> None:
+    from polyequiv.compose.training import compare_methods
+
+    spec = NetworkSpec.parse("S3 [quadratic free -> 3, linear free -> invariant]")
+    runs = {run.method: run for run in compare_methods(spec, "sum-of-squares", steps=60, samples=128)}
+    assert set(runs) == {"tied", "penalty", "projected"}
+    assert runs["tied"].trained_parameters == NetworkParameters(spec).tied_dim
+    assert runs["projected"].trained_parameters == runs["penalty"].trained_parameters == spec.num_weights
+    # the tied run is equivariant by construction, the projected one by retraction onto V
+    assert runs["tied"].equivariance_residual < 1e-10
+    assert runs["projected"].equivariance_residual < 1e-8 and runs["projected"].equation_residual < 1e-10
+    # Σ x_i² is in the function space: training lowers the loss from the tied start
+    start = compare_methods(spec, "sum-of-squares", steps=1, samples=128)[0]
+    assert runs["tied"].train_mse < start.train_mse
+
+
+def test_training_refuses_a_task_of_the_other_kind() -> None:
+    from polyequiv.compose.training import train_in_variety
+
+    with pytest.raises(SpecError, match="task 'center' is equivariant, the network is invariant"):
+        train_in_variety(NetworkSpec.parse("S3 [linear free -> invariant]"), "center", "tied")
+
+
+def test_constraint_reading_is_refused_over_the_term_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from polyequiv.compose import expansion as module
+
+    monkeypatch.setattr(module, "MAX_CONSTRAINT_TERMS", 10)
+    with pytest.raises(SizeLimitError, match="would read 171 expansion terms"):
+        network_constraints(
+            expand_network(NetworkSpec.parse("S3 [quadratic free -> 3, quadratic free -> invariant]"))
+        )

@@ -42,7 +42,10 @@ import flint
 
 from polyequiv.compose.network import NetworkSpec
 from polyequiv.compose.parameters import NetworkParameters
-from polyequiv.errors import SpecError
+from polyequiv.errors import SizeLimitError, SpecError
+
+#: Expansion terms :func:`network_constraints` reads into Python (≈ 30 µs each, so ≈ 15 s).
+MAX_CONSTRAINT_TERMS = 500_000
 
 #: A polynomial in the parameters: sparse monomial ``((param, exponent), ...)`` → integer coefficient.
 ParamPolynomial = dict[tuple[tuple[int, int], ...], int]
@@ -246,6 +249,14 @@ def network_constraints(expansion: NetworkExpansion) -> NetworkConstraints:
     Each equation is ``c_{k,α} − c_{σ(k),β}`` with ``α_i = β_{σ(i)}``, read off the grouped
     coefficients of the outputs (each output is converted once, not once per generator).
     """
+    if expansion.num_terms > MAX_CONSTRAINT_TERMS:
+        raise SizeLimitError(
+            f"the equations of {expansion.spec} would read {expansion.num_terms:,} expansion terms "
+            f"(about {expansion.num_terms * 3e-5:,.0f} s); the limit is {MAX_CONSTRAINT_TERMS:,}. "
+            "Use fewer or narrower layers, or no bias",
+            estimate=expansion.num_terms,
+            limit=MAX_CONSTRAINT_TERMS,
+        )
     started = time.perf_counter()
     spec = expansion.spec
     n = spec.n
