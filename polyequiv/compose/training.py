@@ -126,20 +126,15 @@ def train_in_variety(
             grad = basis.T @ grad
         elif method == "penalty":
             grad = grad + 2.0 * penalty * je.T @ e
-        else:
-            correction, *_ = np.linalg.lstsq(je @ je.T, je @ grad, rcond=None)
-            grad = grad - je.T @ correction
+        else:  # remove the row-space component: pinv(J_E) J_E g is the projection onto (ker J_E)^⊥
+            correction, *_ = np.linalg.lstsq(je, je @ grad, rcond=None)
+            grad = grad - correction
         first = 0.9 * first + 0.1 * grad
         second = 0.999 * second + 0.001 * grad**2
         update = learning_rate * (first / (1 - 0.9**step)) / (np.sqrt(second / (1 - 0.999**step)) + 1e-8)
         variable = variable - update
         if method == "projected":
-            for _ in range(5):
-                e, je, _, _ = problem.equations_and_jacobian(variable)
-                if not e.size or np.abs(e).max() < 1e-13:
-                    break
-                fix, *_ = np.linalg.lstsq(je, -e, rcond=None)
-                variable = variable + fix
+            variable = _retract(problem, variable)
     theta = basis @ variable if method == "tied" else variable
     train_mse, _, e, _ = loss_gradient(theta)
     weights = problem.embedding_float @ theta
@@ -155,6 +150,17 @@ def train_in_variety(
         equivariance_residual=equivariance_residual(spec, weights, x_test, rng),
         seconds=time.perf_counter() - started,
     )
+
+
+def _retract(problem: VarietyProblem, theta: np.ndarray, iterations: int = 4) -> np.ndarray:
+    """Gauss–Newton (minimum-norm steps) back onto ``E(θ) = 0``, to ``max |E| ≤ 1e-13 · max |c|``."""
+    for _ in range(iterations):
+        e, je, c, _ = problem.equations_and_jacobian(theta)
+        if not e.size or np.abs(e).max() <= 1e-13 * max(float(np.abs(c).max()), 1e-300):
+            break
+        fix, *_ = np.linalg.lstsq(je, -e, rcond=None)
+        theta = theta + fix
+    return theta
 
 
 def compare_methods(spec: NetworkSpec, task: str, **options: Any) -> list[VarietyRun]:
