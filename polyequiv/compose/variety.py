@@ -32,6 +32,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
@@ -146,7 +147,7 @@ class NetworkJacobian:
             units.append(unit)
         unit_degree = 1
         constant = np.zeros((size, width), dtype=dtype)
-        constant[0 if algebra.monomials[0] == (0,) * spec.n else algebra.index[(0,) * spec.n], 0] = 1
+        constant[algebra.index[(0,) * spec.n], 0] = 1
         for number, layer in enumerate(spec.layers):
             inputs = [*units, constant] if layer.bias else units
             input_degrees = [unit_degree] * len(units) + ([0] if layer.bias else [])
@@ -459,7 +460,10 @@ class SearchResult:
 
 
 def _gauss_newton(
-    residual_and_jacobian, x: np.ndarray, iterations: int = 100, tolerance: float = 1e-14
+    residual_and_jacobian: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    x: np.ndarray,
+    iterations: int = 100,
+    tolerance: float = 1e-14,
 ) -> tuple[np.ndarray, float]:
     """Minimum-norm Gauss–Newton steps until ``max |r| < tolerance`` or five steps without progress."""
     best_x, best = x, math.inf
