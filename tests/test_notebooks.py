@@ -34,9 +34,10 @@ def outputs(notebook: nbformat.NotebookNode) -> tuple[str, int]:
     return "\n".join(text), images
 
 
-def test_there_are_three_notebooks() -> None:
+def test_the_notebooks_are_the_expected_ones() -> None:
     assert [path.name for path in NOTEBOOKS] == [
-        "01_deriving_constraints.ipynb", "02_seed_tables.ipynb", "03_digit_sum.ipynb"]
+        "01_deriving_constraints.ipynb", "02_seed_tables.ipynb", "03_digit_sum.ipynb",
+        "05_composition.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
@@ -48,6 +49,8 @@ def test_notebook_runs_end_to_end(path: Path) -> None:
         "02_seed_tables": ["seed (22)", "exact classes"],
         "03_digit_sum": ["tied-linear", "tied-quadratic", "deepsets", "lstm", "penalty-mlp", "acc@100",
                          "equivariance residual"],
+        "05_composition": ["243,243 terms", "equations by degree", "the variety is the tied subspace",
+                           "found an equivariant network", "projected", "equivariance residual"],
     }[path.stem]
     for fragment in expected:
         assert fragment in text, f"{path.name} does not show {fragment!r}"
