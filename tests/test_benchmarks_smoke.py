@@ -71,3 +71,19 @@ def test_tensor_layer_benchmark_quick_mode_runs_and_reports_json() -> None:
     dense = [row for row in document["cases"] if row["section"] == "dense"]
     assert dense and all(row["tensor_s"] > 0 and row["dense_s"] > 0 for row in dense)
     assert "tensor / IGN" in completed.stdout and "fwd+bwd s" in completed.stdout
+
+
+def test_compose_benchmark_quick_mode_runs_and_reports_json() -> None:
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_compose.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    document = json.loads(completed.stdout.split("\n\n")[0])
+    (expansion,) = document["expansion"]
+    assert 0 < expansion["terms"] <= expansion["estimated_terms"] and expansion["seconds"] > 0
+    (variety,) = document["variety"]
+    assert variety["primes_agree"] and variety["tied_dim"] <= variety["tangent_dim"]
+    assert "equations by degree" in completed.stdout

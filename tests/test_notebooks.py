@@ -34,9 +34,10 @@ def outputs(notebook: nbformat.NotebookNode) -> tuple[str, int]:
     return "\n".join(text), images
 
 
-def test_the_notebooks_are_there() -> None:
+def test_the_notebooks_are_the_expected_ones() -> None:
     assert [path.name for path in NOTEBOOKS] == [
-        "01_deriving_constraints.ipynb", "02_seed_tables.ipynb", "03_digit_sum.ipynb", "04_graphs.ipynb"]
+        "01_deriving_constraints.ipynb", "02_seed_tables.ipynb", "03_digit_sum.ipynb", "04_graphs.ipynb",
+        "05_composition.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
@@ -50,6 +51,8 @@ def test_notebook_runs_end_to_end(path: Path) -> None:
                          "equivariance residual"],
         "04_graphs": ["degree == row sums:       True", "triangles == (A³)_kk / 2: True",
                       "degree 3: 23 patterns", "tied-edge-cubic", "gin", "row-mlp", "57.69"],
+        "05_composition": ["243,243 terms", "equations by degree", "the variety is the tied subspace",
+                           "found an equivariant network", "projected", "equivariance residual"],
     }[path.stem]
     for fragment in expected:
         assert fragment in text, f"{path.name} does not show {fragment!r}"

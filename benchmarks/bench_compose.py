@@ -1,0 +1,210 @@
+"""Benchmark network expansion, equations and variety measurement (polyequiv.compose).
+
+Three measurements, each best of ``--repeats``:
+
+* ``expansion``: :func:`expand_network` on the seed's three composed quadratic layers at N = 3
+  (widths 3, 3, 3; §2.5's ordered layer ``y_k = Σ_{i≤j} W^k_ij x_i x_j``), and the same network
+  homogenised with the seed's §2.6 constant input ``x₀ ≡ 1`` (``+bias``, all monomials of degree ≤ 2,
+  the convention of the seed's printed output).  The seed reports 13.8 s for its own
+  operator-overloading algebra; the target is ≥ 100× faster (< 0.14 s).
+* ``constraints``: expansion + coefficient-matching equations for two quadratic layers with bias
+  at n = 3 and 4 (hidden width n).
+* ``variety``: :func:`measure_variety` (ranks modulo two primes, no search) on the same networks.
+
+    python benchmarks/bench_compose.py                  # everything (about half a minute)
+    python benchmarks/bench_compose.py --quick          # a smoke run
+    python benchmarks/bench_compose.py --out benchmarks/out/compose.json
+    python benchmarks/bench_compose.py --table          # the dimension table of docs/composition.md
+
+Prints one JSON document and then an aligned table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from polyequiv.compose import NetworkSpec
+from polyequiv.compose.expansion import expand_network, network_constraints
+from polyequiv.compose.variety import measure_variety
+
+SEED_SECONDS = 13.8
+EXPANSION_CASES = [
+    "S3 [quadratic free -> 3, quadratic free -> 3, quadratic free -> 3]",
+    "S3 [quadratic free +bias -> 3, quadratic free +bias -> 3, quadratic free +bias -> 3]",
+]
+CONSTRAINT_CASES = [
+    "S3 [quadratic free +bias -> 3, quadratic free +bias -> 3]",
+    "S4 [quadratic free +bias -> 4, quadratic free +bias -> 4]",
+]
+QUICK_EXPANSION = ["S3 [quadratic free -> 3, quadratic free -> 3]"]
+QUICK_CONSTRAINTS = ["S3 [quadratic free -> 3, quadratic free -> invariant]"]
+
+
+def best_of(repeats: int, run: Callable[[], Any]) -> tuple[float, Any]:
+    best, result = float("inf"), None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = run()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def time_expansion(text: str, repeats: int) -> dict:
+    spec = NetworkSpec.parse(text)
+    seconds, expansion = best_of(repeats, lambda: expand_network(spec))
+    return {
+        "network": text,
+        "weights": spec.num_weights,
+        "output_degree": spec.degree,
+        "terms": expansion.num_terms,
+        "estimated_terms": spec.estimate_terms(),
+        "seconds": round(seconds, 6),
+        "speedup_vs_seed": round(SEED_SECONDS / seconds, 1),
+    }
+
+
+def time_constraints(text: str, repeats: int) -> dict:
+    spec = NetworkSpec.parse(text)
+    seconds, constraints = best_of(repeats, lambda: network_constraints(expand_network(spec)))
+    summary = constraints.summary()
+    return {
+        "network": text,
+        "weights": spec.num_weights,
+        "terms": summary["expansion_terms"],
+        "coefficients": summary["coefficients"],
+        "equations": summary["equations"],
+        "equations_by_degree": summary["equations_by_degree"],
+        "seconds": round(seconds, 6),
+    }
+
+
+def time_variety(text: str, repeats: int) -> dict:
+    spec = NetworkSpec.parse(text)
+    seconds, m = best_of(repeats, lambda: measure_variety(spec, search=False))
+    return {
+        "network": text,
+        "parameters": m.num_params,
+        "tied_dim": m.tied_dim,
+        "tangent_dim": m.tangent_dim,
+        "function_dim": m.function_dim,
+        "primes_agree": m.primes_agree,
+        "seconds": round(seconds, 6),
+    }
+
+
+def dimension_rows(ns: list[int], bias: bool = False) -> list[dict]:
+    """Two free layers of degrees (d₁, d₂) ∈ {1, 2}², hidden width 1..n, equivariant and invariant."""
+    rows = []
+    plus = " +bias" if bias else ""
+    names = {1: "linear", 2: "quadratic"}
+    for n in ns:
+        for d1 in (1, 2):
+            for d2 in (1, 2):
+                for out in (str(n), "invariant"):
+                    for width in range(1, n + 1):
+                        text = f"S{n} [{names[d1]} free{plus} -> {width}, {names[d2]} free{plus} -> {out}]"
+                        start = time.perf_counter()
+                        m = measure_variety(NetworkSpec.parse(text), seed=0)
+                        search = m.search.summary() if m.search else None
+                        rows.append(
+                            {
+                                "network": text,
+                                "n": n,
+                                "degrees": [d1, d2],
+                                "output": "invariant" if out == "invariant" else "equivariant",
+                                "hidden_width": width,
+                                "parameters": m.num_params,
+                                "tied_dim": m.tied_dim,
+                                "tangent_dim": m.tangent_dim,
+                                "function_dim": m.function_dim,
+                                "variety_function_dim": m.variety_function_dim,
+                                "tied_function_dim": m.tied_function_dim,
+                                "primes_agree": m.primes_agree,
+                                "search_found": None if search is None else search["found"],
+                                "new_function": None if search is None else search["new_function"],
+                                "seconds": round(time.perf_counter() - start, 3),
+                            }
+                        )
+    return rows
+
+
+def print_dimension_table(rows: list[dict]) -> None:
+    print(
+        "| n | degrees | output | hidden width | params | dim T | tangent dim V "
+        "| functions: all / V / T | V \\ T point |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for r in rows:
+        if r["search_found"] is None:
+            found = "V = T near T"
+        elif r["search_found"]:
+            found = "found, new function" if r["new_function"] else "found, gauge-equivalent"
+        else:
+            found = "not found"
+        print(
+            f"| {r['n']} | {r['degrees'][0]},{r['degrees'][1]} | {r['output']} | {r['hidden_width']} | "
+            f"{r['parameters']} | {r['tied_dim']} | {r['tangent_dim']} | {r['function_dim']} / "
+            f"{r['variety_function_dim']} / {r['tied_function_dim']} | {found} |"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small cases, one repeat")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
+    parser.add_argument("--table", action="store_true", help="print the dimension table (n = 2, 3, 4)")
+    parser.add_argument("--table-n", default="2,3,4", help="sizes for --table")
+    args = parser.parse_args()
+    if args.table:
+        rows = dimension_rows([int(v) for v in args.table_n.split(",")])
+        print(json.dumps({"dimension_table": rows}, indent=2))
+        print()
+        print_dimension_table(rows)
+        return
+    repeats = 1 if args.quick else args.repeats
+    expansion_cases = QUICK_EXPANSION if args.quick else EXPANSION_CASES
+    constraint_cases = QUICK_CONSTRAINTS if args.quick else CONSTRAINT_CASES
+    document = {
+        "seed_seconds": SEED_SECONDS,
+        "expansion": [time_expansion(text, repeats) for text in expansion_cases],
+        "constraints": [time_constraints(text, repeats) for text in constraint_cases],
+        "variety": [time_variety(text, 1) for text in constraint_cases],
+    }
+    text = json.dumps(document, indent=2)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+    print(text)
+    print()
+    width = max(
+        len(row["network"]) for group in document.values() if isinstance(group, list) for row in group
+    )
+    print(f"{'expansion':<{width}} {'weights':>7} {'terms':>10} {'seconds':>9} {'× seed':>7}")
+    for row in document["expansion"]:
+        print(
+            f"{row['network']:<{width}} {row['weights']:>7} {row['terms']:>10,} "
+            f"{row['seconds']:>9.4f} {row['speedup_vs_seed']:>7}"
+        )
+    print(f"{'constraints':<{width}} {'weights':>7} {'terms':>10} {'seconds':>9} {'equations by degree'}")
+    for row in document["constraints"]:
+        degrees = ", ".join(f"{k}: {v}" for k, v in row["equations_by_degree"].items())
+        print(
+            f"{row['network']:<{width}} {row['weights']:>7} {row['terms']:>10,} "
+            f"{row['seconds']:>9.4f} {degrees}"
+        )
+    print(f"{'variety':<{width}} {'params':>7} {'dim T':>6} {'tangent':>8} {'functions':>9} {'seconds':>9}")
+    for row in document["variety"]:
+        print(
+            f"{row['network']:<{width}} {row['parameters']:>7} {row['tied_dim']:>6} {row['tangent_dim']:>8} "
+            f"{row['function_dim']:>9} {row['seconds']:>9.4f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
