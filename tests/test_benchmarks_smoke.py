@@ -52,3 +52,19 @@ def test_graph_benchmark_quick_mode_trains_every_graph_model(tmp_path: Path) -> 
     assert set(document) == {"graph-degree/by-graph", "graph-degree/random", "triangles/by-graph"}
     assert {run["model"]["name"] for run in document["triangles/by-graph"]} >= {"gcn", "gin", "row-mlp"}
     assert "57.69 %" in completed.stdout and "acc n=50" in completed.stdout
+
+
+def test_counts_benchmark_quick_mode_compares_both_methods() -> None:
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_counts.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    document = json.loads(completed.stdout.split("\n\n")[0])
+    cases = {(row["degree"], row["n"]): row for row in document["cases"]}
+    assert all(row["agree"] == "same" for row in cases.values())  # counts and basis digests
+    quadratic = cases[(2, 5)]["blockwise"]
+    assert (quadratic["classes"], quadratic["free_parameters"]) == (2 + 25 * 4, 4 + 25 * 4 // 2)
+    assert "blockwise count s" in completed.stdout
