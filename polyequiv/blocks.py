@@ -48,8 +48,6 @@ import numpy as np
 from polyequiv import limits
 from polyequiv.exact import MERSENNE_61, SparseRow, exact_rank, modular_rank, nullspace_by_free_column
 
-_MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
-
 
 @dataclass(frozen=True)
 class SparseSystem:
@@ -218,13 +216,12 @@ def _general_rank(block: _Block) -> int:
     return exact_rank(rows, len(block.cols))
 
 
-def _splitmix(x: np.ndarray) -> np.ndarray:
-    """SplitMix64 finaliser on uint64 (wrapping arithmetic): a well-mixed hash of each value."""
+def _mix(x: np.ndarray) -> np.ndarray:
+    """A 64-bit mixing function on uint64 (xor-shift-multiply, wrapping): spreads each value's bits."""
     with np.errstate(over="ignore"):
-        x = (x + np.uint64(0x9E3779B97F4A7C15)) & _MASK
-        x = ((x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)) & _MASK
-        x = ((x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)) & _MASK
-        return x ^ (x >> np.uint64(31))
+        x = x ^ (x >> np.uint64(31))
+        x *= np.uint64(0xBF58476D1CE4E5B9)
+        return x ^ (x >> np.uint64(29))
 
 
 def _canonical_entries(system: SparseSystem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -232,13 +229,16 @@ def _canonical_entries(system: SparseSystem) -> tuple[np.ndarray, np.ndarray, np
     rows, cols, vals = system.rows, system.cols, system.vals
     if rows.size == 0:
         return rows, cols, vals
-    keys = cols * max(system.num_rows, 1) + rows
-    unique, inverse = np.unique(keys, return_inverse=True)
-    sums = np.zeros(unique.size, dtype=np.int64)
-    np.add.at(sums, inverse, vals)
-    keep = sums != 0
-    unique, sums = unique[keep], sums[keep]
-    return unique % max(system.num_rows, 1), unique // max(system.num_rows, 1), sums
+    width = max(system.num_rows, 1)
+    keys = cols * width + rows
+    order = np.argsort(keys, kind="stable")
+    keys, vals = keys[order], vals[order]
+    starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+    if starts.size < keys.size:  # repeated (row, column): add them up
+        keys, vals = keys[starts], np.add.reduceat(vals, starts)
+    keep = vals != 0
+    keys, vals = keys[keep], vals[keep]
+    return keys % width, keys // width, vals
 
 
 def _proportional_columns(
@@ -257,34 +257,33 @@ def _proportional_columns(
     if cols.size == 0:
         return rep, num, den
     counts = np.bincount(cols, minlength=num_columns)
-    present = np.nonzero(counts)[0]
-    starts = np.concatenate([[0], np.cumsum(counts[present])[:-1]])
-    gcd = np.gcd.reduceat(np.abs(vals), starts)
-    signed = gcd * np.sign(vals[starts])  # column = signed · normalised
-    factor = np.zeros(num_columns, dtype=np.int64)
-    factor[present] = signed
+    offsets = np.zeros(num_columns + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    present = np.flatnonzero(counts)
+    starts = offsets[present]
+    factor = np.zeros(num_columns, dtype=np.int64)  # column = factor · normalised
+    factor[present] = np.gcd.reduceat(np.abs(vals), starts) * np.sign(vals[starts])
     normalised = vals // factor[cols]
-    mixed = _splitmix(rows.astype(np.uint64) ^ _splitmix(normalised.astype(np.uint64)))
     with np.errstate(over="ignore"):
-        digest = np.add.reduceat(mixed, starts)
-    digest = _splitmix(digest ^ counts[present].astype(np.uint64))
-    order = np.lexsort((present, digest))  # by digest, then column
+        entry = rows.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        entry += normalised.astype(np.uint64) * np.uint64(0x94D049BB133111EB)
+        digest = _mix(_mix(np.add.reduceat(_mix(entry), starts)) + counts[present].astype(np.uint64))
+    order = np.argsort(digest, kind="stable")  # by digest, then column
     sorted_digest = digest[order]
     group_start = np.concatenate([[True], sorted_digest[1:] != sorted_digest[:-1]])
     first = np.maximum.accumulate(np.where(group_start, np.arange(order.size), 0))
-    candidate = np.empty(present.size, dtype=np.int64)
-    candidate[order] = present[order[first]]  # smallest column with the same digest
-    offsets = np.zeros(num_columns + 1, dtype=np.int64)
-    offsets[1:] = np.cumsum(counts)
-    cand_of_entry = candidate[np.searchsorted(present, cols)]
-    same_count = counts[cand_of_entry] == counts[cols]
-    position = np.arange(cols.size) - offsets[cols]
-    mirror = np.where(same_count, offsets[cand_of_entry] + position, 0)
-    equal = same_count & (rows[mirror] == rows) & (normalised[mirror] == normalised)
+    candidate = rep.copy()
+    candidate[present[order]] = present[order[first]]  # smallest column with the same digest
+    entry_candidate = candidate[cols]
+    moved = np.flatnonzero(entry_candidate != cols)  # entries of columns with an earlier candidate
+    c, r = cols[moved], entry_candidate[moved]
+    same_count = counts[r] == counts[c]
+    mirror = np.where(same_count, offsets[r] + moved - offsets[c], 0)
+    equal = same_count & (rows[mirror] == rows[moved]) & (normalised[mirror] == normalised[moved])
     bad = np.zeros(num_columns, dtype=bool)
-    np.logical_or.at(bad, cols, ~equal)
-    merged = candidate[~bad[present]]
-    targets = present[~bad[present]]
+    bad[c[~equal]] = True
+    targets = np.flatnonzero((candidate != rep) & ~bad)
+    merged = candidate[targets]
     rep[targets] = merged
     num[targets] = factor[targets]
     den[targets] = factor[merged]
@@ -311,7 +310,7 @@ def decompose(system: SparseSystem) -> BlockDecomposition:
     rows, cols, vals = rows[keep], cols[keep], vals[keep]
     active = np.zeros(system.num_columns, dtype=bool)
     active[cols] = True
-    order = np.lexsort((cols, rows))
+    order = np.argsort(rows * system.num_columns + cols)  # by (row, column), keys unique
     rows, cols, vals = rows[order], cols[order], vals[order]
     row_ids, row_start, row_size = np.unique(rows, return_index=True, return_counts=True)
     head = np.repeat(cols[row_start], row_size)
