@@ -9,7 +9,7 @@ Algorithm
    equality in disguise: merge ``C_a`` and ``C_b``.  One that becomes ``0 = 0``
    is dropped.
 3. Repeat 2 until no merge happens.  The constraints left over are the
-   *reduced additive system* on the classes; :mod:`polyequiv.counting` takes its
+   *reduced additive system* on the classes; :mod:`polyequiv.blocks` takes its
    exact rank.
 
 Components are computed with ``scipy.sparse.csgraph`` (fast on millions of
