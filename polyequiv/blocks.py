@@ -38,6 +38,7 @@ only rank-deficient blocks go to rational elimination.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -335,11 +336,9 @@ def decompose(system: SparseSystem) -> BlockDecomposition:
     if sorted_labels.size == 0:
         bounds = bounds[:1]
     incidence_columns, incidence_grounded = [], []
-    general_labels = set()
     for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
         block = int(sorted_labels[lo])
         if general_block[block]:
-            general_labels.add(block)
             continue
         incidence_columns.append(active_cols[by_label[lo:hi]])
         incidence_grounded.append(bool(grounded_block[block]))
@@ -387,9 +386,7 @@ def _general_blocks(rows, cols, vals, label, general_block) -> list[_Block]:
 
 def _primitive(terms: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
     """A row divided by the gcd of its entries and signed by its first (same row space)."""
-    divisor = 0
-    for _, v in terms:
-        divisor = np.gcd(divisor, v)
+    divisor = math.gcd(*(v for _, v in terms))
     sign = 1 if terms[0][1] > 0 else -1
     return tuple((c, int(sign * v // divisor)) for c, v in terms)
 
