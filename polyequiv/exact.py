@@ -43,8 +43,15 @@ def exact_nullspace(rows: Sequence[SparseRow], num_columns: int) -> list[dict[in
     >>> exact_nullspace([{0: 1, 1: 1, 2: -2}], 3)
     [{1: Fraction(1, 1), 0: Fraction(-1, 1)}, {2: Fraction(1, 1), 0: Fraction(2, 1)}]
     """
+    return [vector for _, vector in nullspace_by_free_column(rows, num_columns)]
+
+
+def nullspace_by_free_column(
+    rows: Sequence[SparseRow], num_columns: int
+) -> list[tuple[int, dict[int, Fraction]]]:
+    """:func:`exact_nullspace` with each vector's free column: ``[(f, v), ...]``, ``f`` ascending."""
     if not rows:
-        return [{c: Fraction(1)} for c in range(num_columns)]
+        return [(c, {c: Fraction(1)}) for c in range(num_columns)]
     rref, pivots = _matrix(rows, num_columns).rref()
     pivot_rows = {}
     for row in rref.to_sparse().rep.values():
@@ -59,5 +66,42 @@ def exact_nullspace(rows: Sequence[SparseRow], num_columns: int) -> list[dict[in
             value = row.get(free)
             if value:
                 vector[pivot] = -Fraction(int(value.numerator), int(value.denominator))
-        basis.append(vector)
+        basis.append((free, vector))
     return basis
+
+
+#: The Mersenne prime 2⁶¹ − 1, the default modulus of :func:`modular_rank`.
+MERSENNE_61 = 2**61 - 1
+#: A second prime (2⁶¹ − 1 is prime, and so is 2³¹ − 1) for cross-checks.
+MERSENNE_31 = 2**31 - 1
+
+
+def modular_rank(rows: Sequence[SparseRow], prime: int = MERSENNE_61) -> int:
+    """Rank of the integer matrix ``rows`` over the field Z/p (sparse elimination, Python ints).
+
+    Reducing modulo p can only lose rank: ``modular_rank(rows, p) ≤ rank over Q``,
+    with equality unless p divides every maximal nonzero minor.  So a modular rank
+    equal to ``min(#rows, #columns)`` *proves* full rank over Q; anything less is a
+    lower bound, to be confirmed over Q or with a second prime.
+
+    >>> modular_rank([{0: 1, 1: 1}, {0: 1, 1: -1}]), modular_rank([{0: 1, 1: 1}, {0: 1, 1: -1}], 2)
+    (2, 1)
+    """
+    pivots: dict[int, dict[int, int]] = {}  # pivot column → row with 1 there and zeros on earlier pivots
+    for source in rows:
+        row = {c: int(v) % prime for c, v in source.items() if int(v) % prime}
+        while row:
+            column = min(row)
+            pivot = pivots.get(column)
+            if pivot is None:
+                inverse = pow(row[column], -1, prime)
+                pivots[column] = {c: v * inverse % prime for c, v in row.items()}
+                break
+            factor = row[column]
+            for c, v in pivot.items():
+                value = (row.get(c, 0) - factor * v) % prime
+                if value:
+                    row[c] = value
+                else:
+                    row.pop(c, None)
+    return len(pivots)

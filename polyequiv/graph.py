@@ -9,7 +9,7 @@ Algorithm
    equality in disguise: merge ``C_a`` and ``C_b``.  One that becomes ``0 = 0``
    is dropped.
 3. Repeat 2 until no merge happens.  The constraints left over are the
-   *reduced additive system* on the classes; :mod:`polyequiv.counting` takes its
+   *reduced additive system* on the classes; :mod:`polyequiv.blocks` takes its
    exact rank.
 
 Components are computed with ``scipy.sparse.csgraph`` (fast on millions of
@@ -52,7 +52,12 @@ class ConstraintGraph:
         Weight pairs ``(representative a, representative b)`` merged because an
         additive constraint reduced to ``c·(C_a − C_b) = 0``.
     reduced_additive : list of dict
-        The additive constraints that remain, on class ids, canonical and unique.
+        The additive constraints that remain, on class ids, canonical and unique
+        (built on first use).
+    reduced_coo : tuple of three (nnz,) int64 arrays
+        The same rows as COO arrays ``(row, class, coefficient)`` before the gcd
+        is divided out and duplicates dropped: the same row space, for
+        :mod:`polyequiv.blocks`.
     """
 
     def __init__(self, system: ConstraintSystem) -> None:
@@ -72,7 +77,11 @@ class ConstraintGraph:
             labels = _relabel(labels, found)
         self.class_of_weight = labels
         self.merge_edges = np.concatenate(merges) if merges else np.zeros((0, 2), dtype=np.int64)
-        self.reduced_additive = _canonical_rows(*reduced)
+        self.reduced_coo = reduced
+
+    @cached_property
+    def reduced_additive(self) -> list[dict[int, int]]:
+        return _canonical_rows(*self.reduced_coo)
 
     @property
     def num_classes(self) -> int:

@@ -22,8 +22,12 @@ MAX_SYMBOLIC_TERMS = 300_000
 MAX_SYMBOLIC_WEIGHTS = 50_000
 #: Below this many term expansions ``--engine auto`` uses the symbolic engine (about a second).
 AUTO_SYMBOLIC_TERMS = 3_000
-#: Nonzeros of the additive system handed to exact rational elimination.
+#: Nonzeros handed to one exact rational elimination: a general block of :mod:`polyequiv.blocks`
+#: (or the whole system with ``method="global"``).
 MAX_EXACT_NONZEROS = 2_000_000
+#: Nonzeros of the additive and slot systems that the blockwise reduction holds (≈ 150 bytes each
+#: at peak, measured on S₁₀₀ quadratic full: 7.9 M estimated nonzeros, 1.2 GB; so ≈ 3 GB).
+MAX_BLOCKWISE_NONZEROS = 20_000_000
 
 
 def num_monomials(spec: LayerSpec) -> int:
@@ -144,8 +148,21 @@ def estimate_exact_nonzeros(spec: LayerSpec) -> int:
     return int(rows * 2 * weights_per_slot)
 
 
+def check_blockwise(nonzeros: int, what: str) -> None:
+    """Refuse a system too large for the blockwise exact reduction (memory), before deriving it."""
+    if nonzeros > MAX_BLOCKWISE_NONZEROS:
+        raise SizeLimitError(
+            f"exact blockwise counting on {what} with {nonzeros:,} nonzeros is beyond the limit of "
+            f"{MAX_BLOCKWISE_NONZEROS:,} (≈ {nonzeros * 150 / 1e9:,.3g} GB); use a smaller n, ordered "
+            "indexing or --gauge symmetric, whose systems reduce to equalities",
+            estimate=nonzeros,
+            limit=MAX_BLOCKWISE_NONZEROS,
+        )
+
+
 def check_exact(nonzeros: int, what: str) -> None:
-    """Refuse exact elimination on a system with too many nonzeros."""
+    """Refuse one exact rational elimination (a general block, or the global system) with too many
+    nonzeros."""
     if nonzeros > MAX_EXACT_NONZEROS:
         raise SizeLimitError(
             f"exact rational elimination on {what} with {nonzeros:,} nonzeros is beyond the limit of "

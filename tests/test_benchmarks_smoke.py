@@ -87,3 +87,19 @@ def test_compose_benchmark_quick_mode_runs_and_reports_json() -> None:
     (variety,) = document["variety"]
     assert variety["primes_agree"] and variety["tied_dim"] <= variety["tangent_dim"]
     assert "equations by degree" in completed.stdout
+
+
+def test_counts_benchmark_quick_mode_compares_both_methods() -> None:
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_counts.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    document = json.loads(completed.stdout.split("\n\n")[0])
+    cases = {(row["degree"], row["n"]): row for row in document["cases"]}
+    assert all(row["agree"] == "same" for row in cases.values())  # counts and basis digests
+    quadratic = cases[(2, 5)]["blockwise"]
+    assert (quadratic["classes"], quadratic["free_parameters"]) == (2 + 25 * 4, 4 + 25 * 4 // 2)
+    assert "blockwise count s" in completed.stdout
