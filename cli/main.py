@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from polyequiv import __version__
+from polyequiv_cli.discover_commands import discover_command
 from polyequiv_cli.engine_commands import count_command, derive_command, verify_command
 from polyequiv_cli.scheme_commands import compile_command
 from polyequiv_cli.train_commands import compare_command, plot_command, train_command
@@ -27,6 +28,7 @@ for command in (
     train_command,
     compare_command,
     plot_command,
+    discover_command,
 ):
     cli.add_command(command)
 
