@@ -100,7 +100,7 @@ def _from_checkpoint(source: Path, tensor: str | None) -> tuple[np.ndarray, str,
 @click.option("--min-ari", type=click.FloatRange(-1, 1), default=discovery.MIN_ARI, show_default=True,
               help="Below this ARI no candidate counts as found (verdict: trivial).")
 @click.option("--max-residual", type=click.FloatRange(min=0), default=discovery.MAX_RESIDUAL,
-              show_default=True, help="Above this residual ‖W − P_G W‖/‖W − mean‖ neither.")
+              show_default=True, help="Above this residual ‖W − P_G W‖/‖W‖ neither.")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Draw learned weights, clustered classes and the best candidate side by side.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)

@@ -66,10 +66,10 @@ RELATIVE_RESOLUTION = 1e-6
 #: Below this ARI no candidate group counts as found, and the verdict is the trivial group.
 MIN_ARI = 0.3
 
-#: Above this residual ‖W − P_G W‖/‖W − mean‖ a candidate does not count as found either.
+#: Above this residual ‖W − P_G W‖/‖W‖ a candidate does not count as found either.
 MAX_RESIDUAL = 0.5
 
-#: A ratio of consecutive widest gaps at least this large is a separation of scales (see cluster_values).
+#: Classes separated by gaps this many times their own width are taken as they are (see cluster_values).
 SCALE_GAP_RATIO = 20.0
 
 #: Largest contingency table (classes × clusters) the exact matching distance is computed on.
@@ -188,11 +188,11 @@ def cluster_values(
 
     * ``tolerance`` given: cut every gap wider than ``tolerance``;
     * ``clusters`` given: that many;
-    * otherwise, when the sorted gap widths ``g₁ ≥ g₂ ≥ …`` show a separation of scales,
-      ``g_{k−1} / g_k ≥ 20`` (:data:`SCALE_GAP_RATIO`) for some ``k ≤ m/2``, the ``k`` of the
-      largest such ratio (gaps below ``ε·s``, see below, count as ``ε·s``).  Trained weights are
-      often tied at two scales (classes 10⁻² apart, sub-classes 10⁻⁵ apart), and the coarse one
-      is the symmetry;
+    * otherwise, when some cut into ``2 ≤ k ≤ m/2`` classes is *well separated* — its narrowest
+      cut gap at least 20 times (:data:`SCALE_GAP_RATIO`) the width (max − min) of its widest
+      class, widths below ``ε·s`` (see below) counting as ``ε·s`` — the best separated such
+      ``k``.  Trained weights are often tied at two scales (classes 10⁻² apart, sub-classes
+      10⁻⁵ apart inside them), and the coarse, well-separated one is the symmetry;
     * otherwise the ``k ≤ m/2`` minimising the Bayesian information criterion of the
       one-dimensional Gaussian mixture the cut defines (class means, class frequencies as
       weights, one shared variance ``σ² = max(SSE_k/m, (ε·s)²)``):
@@ -236,8 +236,8 @@ def cluster_values(
         k = clusters
         criterion = f"{clusters} clusters (given)"
     else:
-        k, ratio = _scale_gap(gaps[widest], m)
-        criterion = f"gap ratio ≥ {SCALE_GAP_RATIO:g}"
+        k, ratio = _scale_gap(sorted_v, widest)
+        criterion = f"separation ≥ {SCALE_GAP_RATIO:g}"
         if ratio < SCALE_GAP_RATIO:
             k = _bic_choice(sorted_v, widest)
             criterion = "BIC (1-D Gaussian mixture, shared variance)"
@@ -252,15 +252,30 @@ def cluster_values(
     return Clustering(labels=labels, num_clusters=int(sorted_labels[-1]) + 1, criterion=criterion)
 
 
-def _scale_gap(widths: np.ndarray, m: int) -> tuple[int, float]:
-    """``(k, g_{k−1}/g_k)`` of the largest ratio of consecutive gap widths (sorted descending), ``k ≤ m/2``."""
+def _scale_gap(sorted_v: np.ndarray, widest: np.ndarray) -> tuple[int, float]:
+    """``(k, separation)`` of the best-separated cut into ``2 ≤ k ≤ m/2`` classes.
+
+    The separation of the cut at the ``k − 1`` widest gaps is the narrowest cut gap over the widest
+    class (max − min of its values), the class width floored at ``ε·s``; ``(1, 0)`` if no cut exists.
+    """
+    m = sorted_v.size
     limit = min(max(1, m // 2), m - 1)
-    if limit < 2 or widths[0] == 0:
+    spread = float(sorted_v[-1] - sorted_v[0])
+    if limit < 2 or spread == 0:
         return 1, 0.0
-    floor = RELATIVE_RESOLUTION * float(widths.sum())  # the spread of the values
-    ratios = widths[: limit - 1] / np.maximum(widths[1:limit], floor)
-    at = int(np.argmax(ratios))
-    return at + 2, float(ratios[at])
+    floor = RELATIVE_RESOLUTION * spread
+    gaps = np.diff(sorted_v)
+    best_k, best = 1, 0.0
+    for k in range(2, limit + 1):
+        narrowest_cut = float(gaps[widest[k - 2]])
+        if narrowest_cut <= floor:
+            break  # every further cut splits an exact tie
+        cuts = np.sort(widest[: k - 1]) + 1
+        widths = sorted_v[np.append(cuts, m) - 1] - sorted_v[np.insert(cuts, 0, 0)]
+        separation = narrowest_cut / max(float(widths.max()), floor)
+        if separation > best:
+            best_k, best = k, separation
+    return best_k, best
 
 
 def _bic_choice(sorted_v: np.ndarray, widest: np.ndarray) -> int:
@@ -275,9 +290,9 @@ def _bic_choice(sorted_v: np.ndarray, widest: np.ndarray) -> int:
     if spread == 0:
         return 1
     floor = RELATIVE_RESOLUTION * spread
-    grid = sorted(set(range(1, min(limit, 64) + 1)) | {
-        int(round(64 * 1.05**step)) for step in range(1, 1 + int(math.log(max(limit / 64, 1)) / math.log(1.05)))
-    } | {limit})
+    steps = int(math.log(max(limit / 64, 1)) / math.log(1.05))
+    geometric = {round(64 * 1.05**step) for step in range(1, 1 + steps)}
+    grid = sorted(set(range(1, min(limit, 64) + 1)) | geometric | {limit})
     grid = [k for k in grid if k <= limit]
     scores = {k: _bic(sorted_v, widest, k, floor) for k in grid}
     best = min(grid, key=lambda k: (scores[k], k))
@@ -311,7 +326,8 @@ def _bic(sorted_v: np.ndarray, widest: np.ndarray, k: int, floor: float) -> floa
     z = (sorted_v[:, None] - means[comps]) / sigma
     log_terms = np.where(valid, np.log(sizes[comps] / m) - 0.5 * z * z, -np.inf)
     top = log_terms.max(axis=1, keepdims=True)
-    log_density = top[:, 0] + np.log(np.exp(log_terms - top).sum(axis=1)) - math.log(sigma * math.sqrt(2 * math.pi))
+    log_norm = math.log(sigma * math.sqrt(2 * math.pi))
+    log_density = top[:, 0] + np.log(np.exp(log_terms - top).sum(axis=1)) - log_norm
     return float(-2 * log_density.sum() + 2 * k * math.log(m))
 
 
@@ -435,7 +451,7 @@ def read_layout(weights: Any, degree: int = 1, mode: str = "auto") -> WeightLayo
     array = np.asarray(weights, dtype=np.float64)
     shape = tuple(int(s) for s in array.shape)
     if degree not in (1, 2):
-        raise ValueError(f"discovery reads linear (degree 1) or quadratic (degree 2) layers, got degree {degree}")
+        raise ValueError(f"discovery reads linear (1) or quadratic (2) layers, got degree {degree}")
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
     if mode == "auto":
@@ -489,9 +505,10 @@ class CandidateScore:
     """How well one candidate group's classes match the clustered weights.
 
     ``ari`` and ``matching`` compare partitions; ``residual`` is clustering-free: the relative
-    distance ``‖W − P_G W‖ / ‖W − mean‖`` of the weights from the candidate's tied subspace
+    distance ``‖W − P_G W‖ / ‖W‖`` of the weights from the candidate's tied subspace
     (``P_G`` replaces each weight by its class mean: the orthogonal projection, since ordered
-    indexing has equalities only).  ``same_as`` names an earlier candidate with identical classes.
+    indexing has equalities only; the same measure as ``penalty-mlp``'s ``equivariance_residual``).
+    ``same_as`` names an earlier candidate with identical classes.
     """
 
     group: CandidateGroup
@@ -545,7 +562,8 @@ class Discovery:
     def verdict(self) -> str:
         best, top = self.best, self.candidates[0]
         if best is top:
-            return f"{best.name} (ARI {best.ari:.3f}, residual {best.residual:.3f}, {best.num_classes} classes)"
+            return (f"{best.name} (ARI {best.ari:.3f}, residual {best.residual:.3f}, "
+                    f"{best.num_classes} classes)")
         why = (f"ARI {top.ari:.3f} < {self.min_ari:g}" if top.ari < self.min_ari
                else f"residual {top.residual:.3f} > {self.max_residual:g}")
         return f"trivial: no candidate group found (best {top.name}: {why})"
@@ -617,8 +635,7 @@ def discover(
         criteria[found.criterion] += 1
     criterion = ", ".join(name if layout.channels == 1 else f"{name} in {count} of {layout.channels} channels"
                           for name, count in criteria.most_common())
-    centred = layout.values - layout.values.mean(axis=1, keepdims=True)
-    norm = float(np.sqrt(np.sum(centred**2)))
+    norm = float(np.sqrt(np.sum(layout.values**2)))
     scores: list[CandidateScore] = []
     seen: dict[bytes, str] = {}
     class_maps: dict[str, np.ndarray] = {}
