@@ -88,7 +88,7 @@ SAVE_DIR: Path | None = None
 
 def summarise(label: str, truth: str, result: discovery.Discovery, **extra: Any) -> dict[str, Any]:
     if SAVE_DIR is not None:
-        name = "".join(ch if ch.isalnum() else "-" for ch in label).strip("-")
+        name = "".join(ch if ch.isascii() and ch.isalnum() else "-" for ch in label).strip("-")
         while "--" in name:
             name = name.replace("--", "-")
         SAVE_DIR.mkdir(parents=True, exist_ok=True)
@@ -104,17 +104,18 @@ def summarise(label: str, truth: str, result: discovery.Discovery, **extra: Any)
 
 
 def seed_set_sum(quick: bool) -> list[dict[str, Any]]:
-    """The seed's §3.1 model: y = Σ_k (W x)_k, L1 loss, lr 0.1, penalty 0.01·Σ σ(100θ)."""
+    """The seed's §3.1 model: y = Σ_k (W x)_k, L1 loss, penalty 0.01·Σ σ(100θ); Adam 1e-2 (the
+    seed's rate 0.1 reaches test L1 0.31 here with Adam and 1.41 with SGD; 1e-2 reaches the seed's 0.03)."""
     import torch
 
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
-    x = torch.tensor(rng.uniform(0, 1, (2_000 if quick else 8_000, 10)), dtype=torch.float64)
+    x = torch.tensor(rng.uniform(0, 1, (1_000 if quick else 8_000, 10)), dtype=torch.float64)
     y = x.sum(dim=1)
     weight = torch.nn.Parameter(torch.randn(10, 10, dtype=torch.float64) / math.sqrt(10))
-    optimizer = torch.optim.Adam([weight], lr=0.1)
+    optimizer = torch.optim.Adam([weight], lr=1e-2)
     rows = []
-    for epochs in ((3,) if quick else (20,)):
+    for epochs in ((1,) if quick else (20,)):
         for _ in range(epochs):
             for batch in torch.randperm(x.shape[0]).split(64):
                 loss = (x[batch] @ weight.T).sum(dim=1).sub(y[batch]).abs().mean()
@@ -138,12 +139,13 @@ def polyequiv_set_sum(quick: bool) -> list[dict[str, Any]]:
     from polyequiv_cli.discover_commands import load_weights
 
     rows = []
-    runs = [("penalty-mlp", {"penalty": p}) for p in (0.0, 1.0, 10.0)] + [("mlp", {})]
+    runs = [("penalty-mlp", {"penalty": p}) for p in ((1.0,) if quick else (0.0, 1.0, 10.0))]
+    runs += [] if quick else [("mlp", {})]
     sizes = {"quick": True, "train": 1_000} if quick else {}
     with tempfile.TemporaryDirectory() as folder:
         for model, options in runs:
             config = RunConfig.create("real-sum", model, seed=0, model_options=options, task_options=sizes,
-                                      epochs=2 if quick else None)
+                                      epochs=1 if quick else None)
             out = Path(folder) / f"{model}-{options}"
             results = train(config, out)
             weights, _, mode = load_weights(out, None)
@@ -180,11 +182,11 @@ def seed_shift_1d(quick: bool) -> list[dict[str, Any]]:
     import torch
 
     rng = np.random.default_rng(1)
-    train_x, train_y = shift_1d_data(5_000 if quick else 35_000, rng)
-    test_x, test_y = shift_1d_data(1_000 if quick else 5_000, rng)
+    train_x, train_y = shift_1d_data(1_000 if quick else 35_000, rng)
+    test_x, test_y = shift_1d_data(500 if quick else 5_000, rng)
     x, y = torch.tensor(train_x), torch.tensor(train_y)
     rows = []
-    for penalty in (0.0, 1e-4, 1e-3, 1e-2):
+    for penalty in (1e-3,) if quick else (0.0, 1e-4, 1e-3, 1e-2):
         torch.manual_seed(0)
         weight = torch.nn.Parameter(torch.randn(5, 10, 10, dtype=torch.float64) * 0.3)
         optimizer = torch.optim.Adam([weight], lr=1e-2)
@@ -192,7 +194,7 @@ def seed_shift_1d(quick: bool) -> list[dict[str, Any]]:
         def scores(images: torch.Tensor, w: torch.Tensor = weight) -> torch.Tensor:
             return torch.nn.functional.elu(torch.einsum("ctp,bp->bct", w, images)).mean(dim=2)
 
-        for _ in range(2 if quick else 10):
+        for _ in range(1 if quick else 10):
             for batch in torch.randperm(x.shape[0]).split(128):
                 loss = torch.nn.functional.cross_entropy(scores(x[batch]), y[batch])
                 shifted = torch.roll(weight, shifts=(1, 1), dims=(1, 2))
