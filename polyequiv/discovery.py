@@ -4,7 +4,8 @@ Agarwal et al. (seed 003) train a generic fully-connected model with a sharing p
 the symmetry off a heatmap of the learned weights.  This module turns the heatmap into a number:
 
 1. **Cluster** the weight values into classes (:func:`cluster_values`, one-dimensional clustering
-   of the values of each channel, the number of clusters chosen by BIC; see there).
+   of the values of each channel: well-separated classes when there are such, else the number
+   of classes of least BIC; see there).
 2. **Derive** the classes of candidate groups with polyequiv's own derivation
    (``derive(LayerSpec(...)).graph.class_of_weight``): Sₙ, Cₙ, Dₙ, torus translations
    ``Z_H × Z_W`` of every grid ``H × W = n`` (pixels row-major, ``p = r·W + c``), the torus with
@@ -45,6 +46,8 @@ pair is equivariant and a vector (or one row) is invariant; anything else is ref
 
 from __future__ import annotations
 
+import bisect
+import heapq
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -56,6 +59,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from polyequiv.derivation import derive
+from polyequiv.errors import SizeLimitError
 from polyequiv.spec import LayerSpec
 
 MODES = ("auto", "equivariant", "invariant")
@@ -71,6 +75,9 @@ MAX_RESIDUAL = 0.5
 
 #: Classes separated by gaps this many times their own width are taken as they are (see cluster_values).
 SCALE_GAP_RATIO = 20.0
+
+#: Weight values one call clusters (clustering makes about 200 passes over each channel's values).
+MAX_POSITIONS = 250_000
 
 #: Largest contingency table (classes × clusters) the exact matching distance is computed on.
 _MATCHING_LIMIT = 4_000_000
@@ -204,7 +211,8 @@ def cluster_values(
       tie, so noiseless tied weights give exactly their classes.  The mixture likelihood (not the
       hard-assignment one) is what keeps a continuous spread of values from being cut into many
       small classes; each density sums the 4 nearest classes on either side of the value's own.
-      ``k ≤ 64`` are all tried, then a 5 % geometric grid, then every ``k`` around the best.
+      ``k ≤ 64`` are all tried, then a 5 % geometric grid, then the grid is refined around the
+      best point until its neighbours are adjacent.
 
     Then ``refine`` Lloyd iterations of 1-D k-means move the class boundaries to the midpoints
     between neighbouring class means (the classes stay intervals of the sorted values; with an
@@ -257,6 +265,7 @@ def _scale_gap(sorted_v: np.ndarray, widest: np.ndarray) -> tuple[int, float]:
 
     The separation of the cut at the ``k − 1`` widest gaps is the narrowest cut gap over the widest
     class (max − min of its values), the class width floored at ``ε·s``; ``(1, 0)`` if no cut exists.
+    Cuts are added one at a time; the widest class is kept in a heap (O(m log m) in all).
     """
     m = sorted_v.size
     limit = min(max(1, m // 2), m - 1)
@@ -265,14 +274,24 @@ def _scale_gap(sorted_v: np.ndarray, widest: np.ndarray) -> tuple[int, float]:
         return 1, 0.0
     floor = RELATIVE_RESOLUTION * spread
     gaps = np.diff(sorted_v)
+    boundaries = [0, m]
+    alive = {0: m}  # class start -> end (exclusive)
+    heap = [(-spread, 0, m)]
     best_k, best = 1, 0.0
-    for k in range(2, limit + 1):
-        narrowest_cut = float(gaps[widest[k - 2]])
+    for k, gap in enumerate(widest[: limit - 1].tolist(), start=2):
+        narrowest_cut = float(gaps[gap])
         if narrowest_cut <= floor:
             break  # every further cut splits an exact tie
-        cuts = np.sort(widest[: k - 1]) + 1
-        widths = sorted_v[np.append(cuts, m) - 1] - sorted_v[np.insert(cuts, 0, 0)]
-        separation = narrowest_cut / max(float(widths.max()), floor)
+        cut = gap + 1
+        at = bisect.bisect_left(boundaries, cut)
+        lo, hi = boundaries[at - 1], boundaries[at]
+        boundaries.insert(at, cut)
+        alive[lo], alive[cut] = cut, hi
+        heapq.heappush(heap, (-float(sorted_v[cut - 1] - sorted_v[lo]), lo, cut))
+        heapq.heappush(heap, (-float(sorted_v[hi - 1] - sorted_v[cut]), cut, hi))
+        while alive.get(heap[0][1]) != heap[0][2]:
+            heapq.heappop(heap)  # a class split since it was pushed
+        separation = narrowest_cut / max(-heap[0][0], floor)
         if separation > best:
             best_k, best = k, separation
     return best_k, best
@@ -281,8 +300,8 @@ def _scale_gap(sorted_v: np.ndarray, widest: np.ndarray) -> tuple[int, float]:
 def _bic_choice(sorted_v: np.ndarray, widest: np.ndarray) -> int:
     """The number of classes of least BIC when cutting the widest gaps one after the other.
 
-    ``k = 1 … 64`` are all tried, then a geometric grid (steps of 5 %) up to ``m/2``, then every
-    ``k`` between the grid neighbours of the best grid point.
+    ``k = 1 … 64`` are all tried, then a geometric grid (steps of 5 %) up to ``m/2``, then up to
+    32 points at a time between the neighbours of the best point until they are adjacent.
     """
     m = sorted_v.size
     limit = max(1, m // 2)
@@ -295,13 +314,16 @@ def _bic_choice(sorted_v: np.ndarray, widest: np.ndarray) -> int:
     grid = sorted(set(range(1, min(limit, 64) + 1)) | geometric | {limit})
     grid = [k for k in grid if k <= limit]
     scores = {k: _bic(sorted_v, widest, k, floor) for k in grid}
-    best = min(grid, key=lambda k: (scores[k], k))
-    at = grid.index(best)
-    lo, hi = grid[max(at - 1, 0)], grid[min(at + 1, len(grid) - 1)]
-    for k in range(lo, hi + 1):
-        if k not in scores:
-            scores[k] = _bic(sorted_v, widest, k, floor)
-    return min(range(lo, hi + 1), key=lambda k: (scores[k], k))
+    while True:  # narrow down between the grid neighbours of the best point, ≤ 32 new points a round
+        best = min(scores, key=lambda k: (scores[k], k))
+        known = sorted(scores)
+        at = known.index(best)
+        lo, hi = known[max(at - 1, 0)], known[min(at + 1, len(known) - 1)]
+        step = max(1, (hi - lo) // 32)
+        new = [k for k in range(lo, hi + 1, step) if k not in scores]
+        if not new:
+            return best
+        scores.update({k: _bic(sorted_v, widest, k, floor) for k in new})
 
 
 _NEIGHBOURS = 4
@@ -624,8 +646,15 @@ def discover(
     ------
     ValueError
         When the shape fits no layer (the message names it), or the values are not finite.
+    SizeLimitError
+        When the tensor holds more than :data:`MAX_POSITIONS` values (refused before any work).
     """
     layout = read_layout(weights, degree, mode)
+    if layout.values.size > MAX_POSITIONS:
+        raise SizeLimitError(
+            f"{layout.values.size:,} weight values in shape {layout.shape} exceed the {MAX_POSITIONS:,} "
+            "that discovery clusters in one call; pass one channel or a sub-block",
+            estimate=int(layout.values.size), limit=MAX_POSITIONS)
     labels = np.empty(layout.values.shape, dtype=np.int64)
     offset, criteria = 0, Counter()
     for channel, row in enumerate(layout.values):

@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from polyequiv import discovery
+from polyequiv.errors import SizeLimitError
 from polyequiv_cli.main import cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -273,3 +274,8 @@ def test_benchmark_quick_mode_runs_and_reports_json(tmp_path: Path) -> None:
          str(tmp_path / "out.json")], capture_output=True, text=True, check=True, timeout=300)
     data = json.loads((tmp_path / "out.json").read_text())
     assert data["planted"] and data["trained"] and "ARI" in completed.stdout
+
+
+def test_huge_tensors_are_refused_up_front() -> None:
+    with pytest.raises(SizeLimitError, match=r"251,001 weight values in shape \(501, 501\)"):
+        discovery.discover(np.zeros((501, 501)))
