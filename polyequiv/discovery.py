@@ -19,22 +19,18 @@ Weight layouts (what :func:`discover` reads)
 --------------------------------------------
 Convention as everywhere: ``(σ·x)_i = x_{σ(i)}``, equivariant means ``f(σ·x) = σ·f(x)``.
 
-========== ==================== ====================== =====================================
-degree     mode                 shape                  position ↔ weight
-========== ==================== ====================== =====================================
-1          equivariant          ``(…, n, n)``          ``W[k, i]`` = ``W^k_i`` (output k, input i)
-1          invariant            ``(…, n)`` or ``(…, 1, n)``   ``W[i]`` = ``W_i``
-2          equivariant          ``(…, n, n, n)``       ``W[k, i, j]``; the layer only sees
-                                                       ``W[k,i,j] + W[k,j,i]`` (the monomial
-                                                       coefficient), which is what is clustered
-2          invariant            ``(…, n, n)``          ``W[i, j]``, symmetrised likewise
-========== ==================== ====================== =====================================
+* degree 1, equivariant: shape ``(…, n, n)``, ``W[k, i]`` = ``W^k_i`` (output k, input i);
+* degree 1, invariant: shape ``(…, n)`` or ``(…, 1, n)``, ``W[i]`` = ``W_i``;
+* degree 2, equivariant: shape ``(…, n, n, n)``, ``W[k, i, j]``; the layer only sees the monomial
+  coefficient ``W[k,i,j] + W[k,j,i]`` (``W[k,i,i]`` on the diagonal), which is what is clustered
+  (numbered as :class:`polyequiv.indexing.WeightIndex` numbers ordered weights);
+* degree 2, invariant: shape ``(…, n, n)``, ``W[i, j]``, symmetrised likewise.
 
 Leading axes ``…`` are channels (e.g. the seed's one matrix per class): each channel is
-clustered on its own and the candidate partition is the disjoint union of per-channel copies
-(the derivation ties nothing across independent channels).  With ``mode="auto"`` a square last
-pair is equivariant and a vector (or one row) is invariant; anything else is refused with a
-``ValueError`` naming the shape.
+clustered on its own and scored against its own copy of the candidate's classes (the derivation
+ties nothing across independent channels); scores are averaged over channels.  With
+``mode="auto"`` a square last pair is equivariant and a vector (or one row) is invariant;
+anything else is refused with a ``ValueError`` naming the shape.
 
     >>> import numpy as np
     >>> n = 6
