@@ -6,6 +6,7 @@ import click
 
 from polyequiv import __version__
 from polyequiv_cli.compose_commands import compose_command
+from polyequiv_cli.discover_commands import discover_command
 from polyequiv_cli.engine_commands import count_command, derive_command, verify_command
 from polyequiv_cli.scheme_commands import compile_command
 from polyequiv_cli.train_commands import compare_command, plot_command, train_command
@@ -29,6 +30,7 @@ for command in (
     compare_command,
     plot_command,
     compose_command,
+    discover_command,
 ):
     cli.add_command(command)
 
