@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -216,7 +217,11 @@ def test_a_killed_rank_stops_the_run_and_resume_with_one_process_finishes_it(tmp
 def test_torchrun_runs_the_same_command_to_the_same_numbers(tmp_path: Path) -> None:
     launched = _polyequiv("train", *CLI_RUN, "--out", str(tmp_path / "spawned"), "--nproc", "2")
     assert launched.returncode == 0, launched.stderr
-    torchrun = ("-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "0")
+    with socket.socket() as probe:  # a free port for torchrun's rendezvous (it cannot take 0)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    torchrun = ("-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
+                "--master-port", str(port))
     ran = _polyequiv("train", *CLI_RUN, "--out", str(tmp_path / "torchrun"), launcher=torchrun)
     assert ran.returncode == 0, ran.stderr
     assert numbers_only(json.loads(ran.stdout)) == numbers_only(json.loads(launched.stdout))
