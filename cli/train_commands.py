@@ -124,7 +124,11 @@ def _check_device(device: str) -> str:
     import torch
 
     try:
-        torch.empty(0, device=device)
+        if device == "cuda":  # no allocation: under torchrun or --nproc each rank picks its own GPU
+            if not torch.cuda.is_available():
+                raise RuntimeError("no CUDA device is available")
+        else:
+            torch.empty(0, device=device)
     except (RuntimeError, AssertionError) as error:
         message = str(error).splitlines()[0] if str(error) else "not available"
         raise click.BadParameter(f"device {device!r} cannot be used here: {message}",

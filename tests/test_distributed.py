@@ -19,13 +19,20 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from polyequiv.training.config import RunConfig
+from polyequiv.training.config import ConfigError, RunConfig
 from polyequiv.training.distributed import WorkerError
 from polyequiv.training.evaluation import to_tensors
 from polyequiv.training.loop import _shard_loss, build, loss_value, train
 from polyequiv.training.results import numbers_only, read_results
 from polyequiv.training.sampling import GlobalBatchSampler, batch_order, shard_bounds
-from polyequiv.training.world import FAULT_ENV, FAULT_EXIT_CODE, World, world_from_environment
+from polyequiv.training.world import (
+    FAULT_ENV,
+    FAULT_EXIT_CODE,
+    World,
+    backend_for,
+    rank_device,
+    world_from_environment,
+)
 from polyequiv_cli.main import cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,6 +115,17 @@ def test_world_from_the_torchrun_environment() -> None:
         world_from_environment({"RANK": "4", "WORLD_SIZE": "4"})
     with pytest.raises(ValueError, match="not integers"):
         world_from_environment({"RANK": "x", "WORLD_SIZE": "2"})
+
+
+def test_each_rank_gets_its_gpu_and_the_backend_follows_the_device(tmp_path: Path) -> None:
+    assert rank_device("cuda", World(1, 2, 1)) == "cuda:1" and rank_device("cpu", World(1, 2, 1)) == "cpu"
+    assert rank_device("cuda:3", World(0, 1)) == "cuda:3"
+    with pytest.raises(ValueError, match="names one GPU"):
+        rank_device("cuda:0", World(0, 2))
+    assert (backend_for("cpu"), backend_for("cuda"), backend_for("cuda:1")) == ("gloo", "nccl", "nccl")
+    if torch.cuda.device_count() < 2:
+        with pytest.raises(ConfigError, match="--nproc 2 needs 2 GPUs"):
+            train(RunConfig.create("digit-sum", "mlp"), tmp_path / "r", nproc=2, device="cuda")
 
 
 @pytest.mark.parametrize(("task", "model", "loss"), [("digit-sum", "deepsets", "l1"),
@@ -229,9 +247,13 @@ def test_torchrun_runs_the_same_command_to_the_same_numbers(tmp_path: Path) -> N
     assert refused.returncode != 0 and refused.stderr.count("already holds a run") == 1
 
 
-def test_a_failing_worker_is_a_worker_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(FAULT_ENV, "0:1")  # rank 0 dies right after the first checkpoint
+@pytest.mark.parametrize(("fault", "message"), [("0:1", "rank 0 exited with code 17"),
+                                                ("1:1:SIGKILL", "rank 1 was killed by SIGKILL")])
+def test_a_failing_worker_is_a_worker_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault: str,
+                                            message: str) -> None:
+    monkeypatch.setenv(FAULT_ENV, fault)  # that rank dies right after the first checkpoint
     config = RunConfig.create("digit-sum", "mlp", epochs=2, task_options={"train": 64, "test": 5,
                                                                           "cardinalities": [5]})
-    with pytest.raises(WorkerError, match=r"rank 0 exited with code 17; .* after epoch 1/2"):
+    with pytest.raises(WorkerError, match=message + r"; .* keeps the checkpoint after epoch 1/2"):
         train(config, tmp_path / "r", nproc=2)
+    assert train(config, tmp_path / "r", resume=True)["training"]["epochs_completed"] == 2

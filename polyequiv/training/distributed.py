@@ -39,6 +39,7 @@ import logging
 import multiprocessing
 import os
 import pickle
+import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -142,10 +143,15 @@ def _launch(config: RunConfig, folder: Path, nproc: int, *, resume: bool, overwr
                 while not context.join():
                     pass
         except mp.ProcessExitedException as error:
-            how = (f"was killed by {error.signal_name}" if error.signal_name
-                   else f"exited with code {error.exit_code}")
-            raise WorkerError(_stopped(config, folder, f"rank {error.error_index} {how}")) from None
+            raise WorkerError(_stopped(config, folder, _exit_cause(error.error_index, error.exit_code))
+                              ) from None
         except mp.ProcessRaisedException as error:
+            # a rank that died (rather than raised) is the cause; the raise is then usually a
+            # peer's "connection closed" seen by a rank waiting in a collective
+            died = [(rank, process.exitcode) for rank, process in enumerate(context.processes)
+                    if process.exitcode not in (None, 0, 1, -signal.SIGTERM)]
+            if died:
+                raise WorkerError(_stopped(config, folder, _exit_cause(*died[0]))) from None
             lines = [line for line in str(error).splitlines() if line.strip()]
             raise WorkerError(_stopped(config, folder, f"rank {error.error_index} raised "
                                        + (lines[-1].strip() if lines else "an error"))) from None
@@ -191,7 +197,10 @@ def _train_as_rank(config: RunConfig, folder: Path, world: World, *, resume: boo
                    stop_after_epochs: int | None) -> dict[str, Any] | None:
     if torch.device(device).type == "cuda" and torch.cuda.device_count() <= world.local_rank:
         raise ConfigError(f"LOCAL_RANK {world.local_rank} has no GPU: {torch.cuda.device_count()} visible")
-    device = rank_device(device, world)
+    try:
+        device = rank_device(device, world)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
     if torch.device(device).type == "cuda":
         torch.cuda.set_device(device)
     owned = not dist.is_initialized()
@@ -276,6 +285,15 @@ def _picklable(echo: Callable[[str], None] | None) -> Callable[[str], None] | No
 
 def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
+
+
+def _exit_cause(rank: int, exit_code: int) -> str:
+    if exit_code < 0:
+        try:
+            return f"rank {rank} was killed by {signal.Signals(-exit_code).name}"
+        except ValueError:
+            pass
+    return f"rank {rank} exited with code {exit_code}"
 
 
 def _epochs_done(folder: Path) -> int:

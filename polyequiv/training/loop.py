@@ -163,7 +163,10 @@ def train(
     WorkerError
         When a process of a distributed run fails (the message names it and the checkpoint kept).
     """
-    world = world_from_environment()
+    try:
+        world = world_from_environment()
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
     if nproc != 1 or (world is not None and world.size > 1):
         from polyequiv.training.distributed import train_distributed
 

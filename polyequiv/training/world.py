@@ -9,12 +9,14 @@ environment variables ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK``
 
 Fault injection for tests: ``POLYEQUIV_FAULT_EXIT=RANK:EPOCH`` makes rank ``RANK``
 leave with ``os._exit(FAULT_EXIT_CODE)`` right after the checkpoint of epoch
-``EPOCH`` (1-based) is on disk, as a crashed or killed worker would.
+``EPOCH`` (1-based) is on disk, as a crashed worker would; ``RANK:EPOCH:SIGKILL``
+makes it send itself ``SIGKILL``, as ``kill -9`` or the out-of-memory killer would.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,9 +102,12 @@ def rank_device(device: str, world: World) -> str:
 
 def inject_fault(world: World, epochs_done: int, environ: dict[str, str] | None = None) -> None:
     """Leave at once (``os._exit``) when ``POLYEQUIV_FAULT_EXIT`` names this rank and epoch (tests only)."""
-    wanted = (os.environ if environ is None else environ).get(FAULT_ENV)
-    if wanted and wanted == f"{world.rank}:{epochs_done}":
+    wanted = (os.environ if environ is None else environ).get(FAULT_ENV, "")
+    here = f"{world.rank}:{epochs_done}"
+    if wanted == here:
         os._exit(FAULT_EXIT_CODE)
+    if wanted == here + ":SIGKILL":
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _collective_device() -> torch.device:
