@@ -163,6 +163,7 @@ def train(
     WorkerError
         When a process of a distributed run fails (the message names it and the checkpoint kept).
     """
+    set_threads(threads)  # checks threads before anything is touched
     try:
         world = world_from_environment()
     except ValueError as error:
