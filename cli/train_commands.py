@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -45,13 +46,28 @@ def training_errors(function: Callable) -> Callable:
         try:
             return function(*args, **kwargs)
         except LockedError as error:
+            _quiet_unless_main_rank(2)
             raise RefusedError(f"refused: {error}") from None
         except ValueError as error:
             if isinstance(error, _library_errors()):
+                _quiet_unless_main_rank(2)
                 raise click.BadParameter(str(error)) from None
+            raise
+        except RuntimeError as error:
+            from polyequiv.training.distributed import WorkerError
+
+            if isinstance(error, WorkerError):
+                _quiet_unless_main_rank(1)
+                raise click.ClickException(str(error)) from None
             raise
 
     return wrapper
+
+
+def _quiet_unless_main_rank(code: int) -> None:
+    """Under ``torchrun`` every rank meets the same error: only rank 0 prints it, the others just exit."""
+    if os.environ.get("RANK", "0") not in ("", "0") and "WORLD_SIZE" in os.environ:
+        sys.exit(code)
 
 
 def _parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
@@ -110,7 +126,11 @@ def _check_device(device: str) -> str:
     import torch
 
     try:
-        torch.empty(0, device=device)
+        if device == "cuda":  # no allocation: under torchrun or --nproc each rank picks its own GPU
+            if not torch.cuda.is_available():
+                raise RuntimeError("no CUDA device is available")
+        else:
+            torch.empty(0, device=device)
     except (RuntimeError, AssertionError) as error:
         message = str(error).splitlines()[0] if str(error) else "not available"
         raise click.BadParameter(f"device {device!r} cannot be used here: {message}",
@@ -148,10 +168,14 @@ TASK_OPTION = click.option("--task", "task", type=click.Choice(task_names()), re
               help="Run folder: checkpoint.pt, train.log, results.json.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--overwrite", is_flag=True, help="Replace a run already in --out.")
+@click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Train data-parallel in N processes (gloo on cpu, nccl on cuda, one GPU each); "
+              "--batch-size stays the global batch. Under torchrun leave it out.")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
 @training_errors
-def train_command(task: str, model: str, out: Path, resume: bool, overwrite: bool, output_format: str,
+def train_command(task: str, model: str, out: Path, resume: bool, overwrite: bool, nproc: int,
+                  output_format: str,
                   epochs: int | None, batch_size: int | None, lr: float | None, loss: str | None,
                   schedule: str | None, seed: int, quick: bool, train_size: int | None,
                   valid_size: int | None, test_size: int | None, cardinalities: str | None, split: str | None,
@@ -162,6 +186,7 @@ def train_command(task: str, model: str, out: Path, resume: bool, overwrite: boo
     Example: polyequiv train --task digit-sum --model tied-linear --out runs/tied
     The log goes to stderr and runs/tied/train.log; the table of accuracy and
     MAE per test cardinality to stdout.  Interrupted? Add --resume.
+    Several processes: --nproc 2, or torchrun --nproc-per-node 2 $(which polyequiv) train ...
     """
     from polyequiv.training.config import RunConfig
     from polyequiv.training.loop import train
@@ -172,7 +197,7 @@ def train_command(task: str, model: str, out: Path, resume: bool, overwrite: boo
         task_options=_task_options(quick, train_size, valid_size, test_size, cardinalities, split))
     show = sys.stderr.isatty() if progress is None else progress
     results = train(config, out, resume=resume, overwrite=overwrite, threads=threads,
-                    device=_check_device(device), progress=show, echo=_echo_err)
+                    device=_check_device(device), progress=show, echo=_echo_err, nproc=nproc)
     if results is None:
         return
     if output_format == "json":

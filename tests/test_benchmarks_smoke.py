@@ -103,3 +103,18 @@ def test_counts_benchmark_quick_mode_compares_both_methods() -> None:
     quadratic = cases[(2, 5)]["blockwise"]
     assert (quadratic["classes"], quadratic["free_parameters"]) == (2 + 25 * 4, 4 + 25 * 4 // 2)
     assert "blockwise count s" in completed.stdout
+
+
+def test_distributed_benchmark_quick_mode_trains_with_one_and_two_processes() -> None:
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_distributed.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    document = json.loads(completed.stdout.split("\n\n")[0])
+    assert [row["processes"] for row in document["rows"]] == [1, 2]
+    assert all(row["train_s"] > 0 and row["speed_up"] > 0 for row in document["rows"])
+    assert document["rows"][1]["max_relative_loss_difference"] < 1e-4  # float32: the same loss curve
+    assert "speed-up" in completed.stdout and "max Δloss" in completed.stdout

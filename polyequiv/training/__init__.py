@@ -4,12 +4,16 @@
 
     config = RunConfig.create("digit-sum", "tied-linear", seed=0)
     results = train(config, "runs/tied-linear")      # checkpoint per epoch, then results.json
+    results = train(config, "runs/two", nproc=2)     # data-parallel: the same numbers, two processes
 
 ================  ==================================================================
 module            job
 ================  ==================================================================
 ``config``        :class:`RunConfig`: what decides a run's numbers
 ``loop``          :func:`train`: one run, a checkpoint per epoch, ``results.json``
+``sampling``      the batch order, and its shards over processes (:class:`GlobalBatchSampler`)
+``world``         rank, world size and the few collectives a data-parallel run uses
+``distributed``   ``train(..., nproc=N)`` and ``torchrun``: workers, process group, failures
 ``checkpoint``    atomic checkpoints
 ``evaluation``    per-cardinality accuracy / MAE, permutation and padding diagnostics
 ``results``       ``results.json`` schema, reading, aligned and Markdown tables

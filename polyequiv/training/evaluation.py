@@ -39,9 +39,13 @@ EXTRA_PADDING = 5
 
 def to_tensors(batch: SetBatch | GraphBatch, device: str | torch.device = "cpu"
                ) -> tuple[Tensor, Tensor, Tensor]:
-    """``(values, mask, targets)`` as torch tensors (digits stay ``int64``)."""
-    return (torch.from_numpy(batch.values).to(device), torch.from_numpy(batch.mask).to(device),
-            torch.from_numpy(batch.targets).to(device))
+    """``(values, mask, targets)`` as torch tensors: digits stay ``int64``, reals take torch's default dtype
+    (``float32`` unless set otherwise, e.g. ``torch.set_default_dtype(torch.float64)``)."""
+    def tensor(array: np.ndarray) -> Tensor:
+        data = torch.from_numpy(array)
+        return data.to(device, torch.get_default_dtype()) if data.is_floating_point() else data.to(device)
+
+    return tensor(batch.values), tensor(batch.mask), tensor(batch.targets)
 
 
 @torch.no_grad()

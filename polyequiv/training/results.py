@@ -8,15 +8,18 @@ Schema ``polyequiv-results/1``::
       "task":        {"name", "formula", "elements", "kind", "seed", "sizes"},
       "model":       {"name", "summary", "options", "parameters"},
       "training":    {"epochs_completed", "final_train_loss", "final_penalty", "final_valid_loss",
-                      "loss_history", "valid_history", "wall_time_s", "threads", "device", "sessions"},
+                      "loss_history", "valid_history", "wall_time_s", "threads", "device", "processes",
+                      "sessions"},
       "evaluation":  {"wall_time_s", "per_cardinality": [{"cardinality", "samples", "accuracy",
                                                          "mae", "relative_mae"}, ...]},
       "diagnostics": {"permutation_shift", "padding_shift", ["equivariance_residual", ...]},
       "environment": {"python", "torch", "numpy", "polyequiv"}
     }
 
-Everything outside ``wall_time_s``, ``threads``, ``device``, ``sessions`` and
-``environment`` depends only on the config: same seed, same numbers.
+Everything outside ``wall_time_s``, ``threads``, ``device``, ``processes``, ``sessions`` and
+``environment`` depends only on the config: same seed, same numbers (with another process
+count, up to float rounding: the batch losses are summed in another order).  Files written
+before ``processes`` was recorded lack it (they come from one process).
 """
 
 from __future__ import annotations
@@ -86,7 +89,7 @@ def numbers_only(results: dict[str, Any]) -> dict[str, Any]:
     """``results`` without the parts that vary between identical runs (times, threads, environment)."""
     data = json.loads(json.dumps(results))
     data.pop("environment", None)
-    for key in ("wall_time_s", "threads", "device", "sessions"):
+    for key in ("wall_time_s", "threads", "device", "processes", "sessions"):
         data["training"].pop(key, None)
     data["evaluation"].pop("wall_time_s", None)
     return data

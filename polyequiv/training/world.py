@@ -1,0 +1,116 @@
+"""`World`: this process's place among the processes of one training run, and the few collectives it uses.
+
+A run trains in ``size`` processes of ranks ``0 … size − 1``; rank 0 is the *main*
+process: it writes the checkpoint, ``train.log`` and ``results.json``.  The
+single-process run is ``World()`` (rank 0 of 1), whose collectives do nothing, so
+the training loop has one code path.  Under ``torchrun`` the world comes from the
+environment variables ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK``
+(:func:`world_from_environment`).
+
+Fault injection for tests: ``POLYEQUIV_FAULT_EXIT=RANK:EPOCH`` makes rank ``RANK``
+leave with ``os._exit(FAULT_EXIT_CODE)`` right after the checkpoint of epoch
+``EPOCH`` (1-based) is on disk, as a crashed worker would; ``RANK:EPOCH:SIGKILL``
+makes it send itself ``SIGKILL``, as ``kill -9`` or the out-of-memory killer would.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+FAULT_ENV = "POLYEQUIV_FAULT_EXIT"
+FAULT_EXIT_CODE = 17
+
+
+@dataclass(frozen=True)
+class World:
+    """Rank, number of processes and rank on this machine (``torchrun``'s ``RANK``, ``WORLD_SIZE``,
+    ``LOCAL_RANK``).  With ``size > 1`` the collectives need an initialised default process group."""
+
+    rank: int = 0
+    size: int = 1
+    local_rank: int = 0
+
+    def __post_init__(self) -> None:
+        if self.size < 1 or not 0 <= self.rank < self.size or self.local_rank < 0:
+            raise ValueError(f"rank {self.rank} of {self.size} (local {self.local_rank}) is not a process")
+
+    @property
+    def is_main(self) -> bool:
+        """Whether this is rank 0, the process that writes files and logs."""
+        return self.rank == 0
+
+    def sum(self, values: list[float]) -> list[float]:
+        """Element-wise sum of ``values`` over all ranks (in float64), on every rank."""
+        if self.size == 1:
+            return list(values)
+        tensor = torch.tensor(values, dtype=torch.float64, device=_collective_device())
+        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+        return tensor.cpu().tolist()
+
+    def broadcast(self, value: Any) -> Any:
+        """Rank 0's ``value`` (any picklable object), on every rank."""
+        if self.size == 1:
+            return value
+        box = [value]
+        dist.broadcast_object_list(box, src=0, device=_collective_device())
+        return box[0]
+
+    def barrier(self) -> None:
+        """Wait until every rank gets here."""
+        if self.size > 1:
+            dist.barrier()
+
+
+def world_from_environment(environ: dict[str, str] | None = None) -> World | None:
+    """The world ``torchrun`` (or any launcher using its variables) describes; ``None`` outside one.
+
+    Raises ``ValueError`` for values that are not a rank of the world.
+    """
+    environ = dict(os.environ if environ is None else environ)
+    if "RANK" not in environ or "WORLD_SIZE" not in environ:
+        return None
+    try:
+        rank, size = int(environ["RANK"]), int(environ["WORLD_SIZE"])
+        local_rank = int(environ.get("LOCAL_RANK", rank))
+    except ValueError:
+        raise ValueError(f"RANK={environ['RANK']!r}, WORLD_SIZE={environ['WORLD_SIZE']!r} "
+                         "are not integers") from None
+    return World(rank, size, local_rank)
+
+
+def backend_for(device: str) -> str:
+    """``nccl`` for CUDA devices, ``gloo`` otherwise."""
+    return "nccl" if torch.device(device).type == "cuda" else "gloo"
+
+
+def rank_device(device: str, world: World) -> str:
+    """The device of ``world``'s rank: ``cuda`` becomes ``cuda:LOCAL_RANK``; others are shared."""
+    kind = torch.device(device)
+    if kind.type == "cuda" and world.size > 1:
+        if kind.index is not None:
+            raise ValueError(f"device {device!r} names one GPU; with several processes give 'cuda' "
+                             "(rank r uses cuda:LOCAL_RANK)")
+        return f"cuda:{world.local_rank}"
+    return device
+
+
+def inject_fault(world: World, epochs_done: int, environ: dict[str, str] | None = None) -> None:
+    """Leave at once (``os._exit``) when ``POLYEQUIV_FAULT_EXIT`` names this rank and epoch (tests only)."""
+    wanted = (os.environ if environ is None else environ).get(FAULT_ENV, "")
+    here = f"{world.rank}:{epochs_done}"
+    if wanted == here:
+        os._exit(FAULT_EXIT_CODE)
+    if wanted == here + ":SIGKILL":
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _collective_device() -> torch.device:
+    if dist.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
