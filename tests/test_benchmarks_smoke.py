@@ -52,3 +52,21 @@ def test_graph_benchmark_quick_mode_trains_every_graph_model(tmp_path: Path) -> 
     assert set(document) == {"graph-degree/by-graph", "graph-degree/random", "triangles/by-graph"}
     assert {run["model"]["name"] for run in document["triangles/by-graph"]} >= {"gcn", "gin", "row-mlp"}
     assert "57.69 %" in completed.stdout and "acc n=50" in completed.stdout
+
+
+def test_grid_layer_benchmark_quick_mode_runs_and_reports_json() -> None:
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_grid_layers.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    document = json.loads(completed.stdout.split("\n\n")[0])
+    rows = document["cases"]
+    assert {row["layer"] for row in rows} == {"dense", "circular"}
+    pairs = [(r["shape"], r["degree"], r["support"]) for r in rows if r["support"] == "full"]
+    for key in set(pairs):  # the compiled layer has the dense layer's parameters
+        params = {r["layer"]: r["parameters"] for r in rows if (r["shape"], r["degree"], r["support"]) == key}
+        assert params["dense"] == params["circular"]
+    assert all(row["seconds"] > 0 for row in rows) and "speed-up" in completed.stdout
