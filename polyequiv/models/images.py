@@ -1,0 +1,159 @@
+"""Image models (a domain of :mod:`polyequiv.models`) for the tasks of :mod:`polyequiv.tasks.images`.
+
+Every model maps a batch of images to class logits::
+
+    model(values, mask) -> (batch, classes)      values (batch, H, W) float, mask (batch,) ignored
+
+=========================  ======================================================================  ==========
+name                       architecture                                                            invariant
+=========================  ======================================================================  ==========
+``tied-circular-linear``   the derived layer: circular convolution ``1 → hidden`` on the whole     exactly
+                           torus (:class:`~polyequiv.nn.CircularPolyLayer`, degree 1, bias), ELU,
+                           mean over pixels, linear classifier
+``tied-circular-quadratic``  the derived quadratic layer (Volterra filter, kernel support 3×3 or   exactly
+                           3×1 by default, bias), ELU, mean over pixels, linear classifier
+``cnn``                    the seed's single-layer CNN: ``Conv(1 → classes, kernel, stride)``      no
+                           (1D kernel 4; 2D 5×5; digits 8×8 stride 2), zero padding none, then
+                           ReLU and a global max over positions
+``image-mlp``              flattened pixels, ``Linear(H·W → 64)``, ReLU, ``Linear(64 → classes)``  no
+=========================  ======================================================================  ==========
+
+"Invariant exactly": a cyclic translation of the input permutes the equivariant layer's output
+pixels, and the mean over pixels forgets the permutation, so the logits do not change
+(checked on random translations in the tests).  The CNN's kernel and stride come from the task
+(``ImageTaskDefinition.baseline_kernel``); without circular padding it is translation-equivariant
+only away from the borders.
+
+    >>> import torch
+    >>> from polyequiv.models import ModelContext, build_model
+    >>> context = ModelContext("image", False, 100, shape=(10, 10), classes=3)
+    >>> build_model("tied-circular-quadratic", context)(torch.rand(4, 10, 10), None).shape
+    torch.Size([4, 3])
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from polyequiv.models.registry import ModelContext, ModelDefinition, ModelError, SetModel, register
+from polyequiv.nn.grid_layers import CircularPolyLayer
+
+#: Training settings of the image models: cross-entropy, Adam 1e-3, batch 64, 10 epochs.
+IMAGE_TRAINING: dict[str, Any] = {
+    "epochs": 10,
+    "batch_size": 64,
+    "lr": 1e-3,
+    "loss": "cross-entropy",
+    "schedule": "constant",
+}
+
+
+class ImageModel(SetModel):
+    """Base of the image models: checks the image size, reads ``(batch, H, W)``."""
+
+    def __init__(self, context: ModelContext) -> None:
+        super().__init__()
+        if context.shape is None or not context.classes:
+            raise ModelError("an image model needs the task's grid shape and number of classes")
+        self.shape, self.classes = tuple(context.shape), int(context.classes)
+
+    def images(self, values: Tensor) -> Tensor:
+        """``(batch, H, W)`` → ``(batch, 1, H, W)``; :class:`ModelError` for another size."""
+        if values.dim() != 3 or tuple(values.shape[1:]) != self.shape:
+            raise ModelError(
+                f"this model takes images of {self.shape[0]}x{self.shape[1]}, got shape {tuple(values.shape)}"
+            )
+        return values.unsqueeze(1)
+
+
+class TiedCircularNetwork(ImageModel):
+    """``Linear(mean_p ELU(CircularPolyLayer(x))(p))``: translation-invariant by construction."""
+
+    def __init__(self, context: ModelContext, degree: int = 1, hidden: int = 8,
+                 kernel_support: int | list[int] | None = None) -> None:
+        super().__init__(context)
+        if hidden < 1:
+            raise ModelError(f"need hidden ≥ 1, got {hidden}")
+        support = tuple(kernel_support) if isinstance(kernel_support, list) else kernel_support
+        try:
+            self.layer = CircularPolyLayer(self.shape, degree, 1, hidden, kernel_support=support, bias=True)
+        except ValueError as error:
+            raise ModelError(str(error)) from None
+        self.classifier = nn.Linear(hidden, self.classes)
+
+    def forward(self, values: Tensor, mask: Tensor | None = None) -> Tensor:
+        features = nn.functional.elu(self.layer(self.images(values)))
+        return self.classifier(features.mean(dim=(2, 3)))
+
+
+class SeedCNN(ImageModel):
+    """The seed's baseline: one convolution with one output channel per class, ReLU, global max."""
+
+    def __init__(self, context: ModelContext, kernel: list[int] | None = None, stride: int | None = None
+                 ) -> None:
+        super().__init__(context)
+        kernel_size = tuple(kernel or context.baseline_kernel or (3, 3))
+        stride = stride if stride is not None else context.baseline_stride
+        if kernel_size[0] > self.shape[0] or kernel_size[1] > self.shape[1] or stride < 1:
+            raise ModelError(f"kernel {kernel_size} with stride {stride} does not fit {self.shape} images")
+        self.conv = nn.Conv2d(1, self.classes, kernel_size, stride=stride)
+
+    def forward(self, values: Tensor, mask: Tensor | None = None) -> Tensor:
+        return torch.relu(self.conv(self.images(values))).amax(dim=(2, 3))
+
+
+class ImageMLP(ImageModel):
+    """Flattened pixels through one hidden ReLU layer: no symmetry at all."""
+
+    def __init__(self, context: ModelContext, hidden: int = 64) -> None:
+        super().__init__(context)
+        if hidden < 1:
+            raise ModelError(f"need hidden ≥ 1, got {hidden}")
+        pixels = self.shape[0] * self.shape[1]
+        self.net = nn.Sequential(nn.Linear(pixels, hidden), nn.ReLU(), nn.Linear(hidden, self.classes))
+
+    def forward(self, values: Tensor, mask: Tensor | None = None) -> Tensor:
+        return self.net(self.images(values).flatten(1))
+
+
+def _quadratic(context: ModelContext, hidden: int = 8, kernel_support: Any = 3) -> TiedCircularNetwork:
+    return TiedCircularNetwork(context, degree=2, hidden=hidden, kernel_support=kernel_support)
+
+
+register(ModelDefinition(
+    "tied-circular-linear",
+    "derived translation-equivariant linear layer (circular convolution, whole torus) 1 → 8, ELU, "
+    "mean over pixels, linear classifier",
+    TiedCircularNetwork,
+    {"degree": 1, "hidden": 8, "kernel_support": None},
+    IMAGE_TRAINING,
+    domain="images",
+))
+register(ModelDefinition(
+    "tied-circular-quadratic",
+    "derived quadratic layer (Volterra filter, kernel support 3) 1 → 8 with bias, ELU, mean over pixels, "
+    "linear classifier",
+    _quadratic,
+    {"hidden": 8, "kernel_support": 3},
+    IMAGE_TRAINING,
+    domain="images",
+))
+register(ModelDefinition(
+    "cnn",
+    "the seed's single-layer CNN: Conv(1 → classes) with the task's kernel and stride, ReLU, global max",
+    SeedCNN,
+    {"kernel": None, "stride": None},
+    IMAGE_TRAINING,
+    domain="images",
+))
+register(ModelDefinition(
+    "image-mlp",
+    "MLP on the flattened pixels: H·W → 64 → classes",
+    ImageMLP,
+    {"hidden": 64},
+    IMAGE_TRAINING,
+    domain="images",
+))
