@@ -55,7 +55,7 @@ class ModelContext:
 
     @classmethod
     def of(cls, task: Any) -> ModelContext:
-        """The context of a generated task (:class:`polyequiv.tasks.SetTask`, ``GraphTask`` or ``ImageTask``)."""
+        """The context of a generated task (a ``SetTask``, ``GraphTask`` or ``ImageTask``)."""
         return cls.of_definition(task.definition, task.max_cardinality)
 
     @classmethod

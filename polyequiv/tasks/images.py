@@ -102,7 +102,8 @@ class ImageBatch:
         The labels do not change: the tasks are translation-invariant.
         """
         height, width = self.shape
-        offsets = np.stack([rng.integers(height, size=len(self)), rng.integers(width, size=len(self))], axis=1)
+        count = len(self)
+        offsets = np.stack([rng.integers(height, size=count), rng.integers(width, size=count)], axis=1)
         rows = (np.arange(height)[None, :] + offsets[:, :1]) % height
         cols = (np.arange(width)[None, :] + offsets[:, 1:]) % width
         moved = self.values[np.arange(len(self))[:, None, None], rows[:, :, None], cols[:, None, :]]
