@@ -21,7 +21,7 @@ from polyequiv_cli.options import RefusedError, echo_json, parse_n_range
 # checked against polyequiv.models.model_names() by the tests.
 MODEL_NAMES = ("tied-linear", "tied-quadratic", "deepsets", "lstm", "mlp", "penalty-mlp",
                "gcn", "gin", "row-mlp", "deepsets-rows",
-               "tied-circular-linear", "tied-circular-quadratic", "cnn", "image-mlp")
+               "tied-circular-linear", "tied-circular-quadratic", "cnn", "image-mlp", "seed-sharing")
 LOSSES = ("l1", "mse", "cross-entropy")
 SCHEDULES = ("constant", "cosine")
 

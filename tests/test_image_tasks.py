@@ -18,7 +18,7 @@ from polyequiv.training import RunConfig, train
 from polyequiv.training.config import ConfigError
 from polyequiv_cli.main import cli
 
-IMAGE_MODELS = ["tied-circular-linear", "tied-circular-quadratic", "cnn", "image-mlp"]
+IMAGE_MODELS = ["tied-circular-linear", "tied-circular-quadratic", "cnn", "image-mlp", "seed-sharing"]
 INVARIANT_MODELS = ["tied-circular-linear", "tied-circular-quadratic"]
 TASKS = ["shift-1d", "shift-2d", "shifted-digits"]
 
@@ -155,6 +155,26 @@ def test_models_refuse_images_of_another_size_and_other_domains() -> None:
             build_model(name, context("shift-1d"))
     with pytest.raises(ModelError, match="kernel_support 11x1 is larger than the 10x1 grid"):
         build_model("tied-circular-quadratic", context("shift-1d"), kernel_support=11)
+
+
+@pytest.mark.parametrize("task", ["shift-1d", "shift-2d"])
+def test_seed_sharing_weights_tied_by_translation_make_an_invariant_model(task: str) -> None:
+    """Averaging W over the joint shifts gives a convolution: residual 0 and translation-invariant logits."""
+    torch.manual_seed(0)
+    model = build_model("seed-sharing", context(task)).double()
+    assert model.diagnostics()["sharing_residual"] > 0.5
+    assert float(model.penalty()) > 0
+    with torch.no_grad():
+        rows, cols = model.translations
+        tied = sum(model._shifted(u, v) for u in range(rows) for v in range(cols)) / (rows * cols)
+        model.weight.copy_(tied)
+    assert model.diagnostics()["sharing_residual"] < 1e-12 and float(model.penalty()) < 1e-12
+    images = make_task(task, seed=0, quick=True).valid.take(slice(0, 8))
+    moved, _ = images.permuted(np.random.default_rng(2))
+    with torch.no_grad():
+        a = model(torch.from_numpy(images.values).double(), None)
+        b = model(torch.from_numpy(moved.values).double(), None)
+    assert float((a - b).abs().max() / a.abs().max()) < 1e-10
 
 
 # ----------------------------------------------------------------------------- training

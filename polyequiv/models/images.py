@@ -16,6 +16,10 @@ name                       architecture                                         
                            (1D kernel 4; 2D 5×5; digits 8×8 stride 2), zero padding none, then
                            ReLU and a global max over positions
 ``image-mlp``              flattened pixels, ``Linear(H·W → 64)``, ReLU, ``Linear(64 → classes)``  no
+``seed-sharing``           the seed's generic architecture: one weight ``W[k, i, j, m, n]`` per      learned
+                           class k and translation (i, j) of stride s, score
+                           ``mean_{ij} ELU(Σ_{mn} W[k,i,j,m,n] x[m,n])``, with the seed's sharing
+                           penalty ``λ Σ |W[k,i,j,m,n] − W[k,i+b,j+b',m+sb,n+sb']|`` (λ = 10⁻⁴)
 =========================  ======================================================================  ==========
 
 "Invariant exactly": a cyclic translation of the input permutes the equivariant layer's output
@@ -119,6 +123,58 @@ class ImageMLP(ImageModel):
         return self.net(self.images(values).flatten(1))
 
 
+class SeedSharingNetwork(ImageModel):
+    """Seed 003 §3.2's generic architecture: class scores from all translations, a sharing penalty.
+
+    ``W`` has shape ``(C, H/s, W/s, H, W)`` (stride ``s`` in each axis; 1 along a 1D grid's width).
+    The penalty ties ``W[k, i, j, m, n]`` to ``W[k, i+b, j+b', m+s·b, n+s·b']`` (cyclic indices) with
+    weight ``sharing`` (the seed's λ), plus ``sparsity·Σ|W|`` (the seed's L1 variant, off by default).
+    ``diagnostics()["sharing_residual"]`` is ``‖W − P W‖ / ‖W‖`` with ``P`` the average over the joint
+    shifts ``(i, j, m, n) ↦ (i+u, j+v, m+s·u, n+s·v)``: 0 exactly when the learned weights are
+    translation-tied (a convolution), the measured version of the seed's heatmaps.
+    """
+
+    def __init__(self, context: ModelContext, stride: int | None = None, offsets: list[int] | None = None,
+                 sharing: float = 1e-4, sparsity: float = 0.0) -> None:
+        super().__init__(context)
+        height, width = self.shape
+        step = stride if stride is not None else context.baseline_stride
+        self.strides = (step, step if width > 1 else 1)
+        if step < 1 or height % self.strides[0] or width % self.strides[1]:
+            raise ModelError(f"stride {step} does not divide the {height}x{width} grid")
+        self.translations = (height // self.strides[0], width // self.strides[1])
+        b = list(offsets) if offsets is not None else [1, 1 if width > 1 else 0]
+        if len(b) != 2:
+            raise ModelError(f"offsets must be two integers (b, b'), got {offsets!r}")
+        self.offsets = (int(b[0]), int(b[1]))
+        self.sharing, self.sparsity = float(sharing), float(sparsity)
+        self.weight = nn.Parameter(torch.empty(self.classes, *self.translations, height, width))
+        nn.init.uniform_(self.weight, -1 / (height * width) ** 0.5, 1 / (height * width) ** 0.5)
+
+    def forward(self, values: Tensor, mask: Tensor | None = None) -> Tensor:
+        x = self.images(values)[:, 0]
+        scores = torch.einsum("kijmn,bmn->bkij", self.weight, x)
+        return nn.functional.elu(scores).mean(dim=(2, 3))
+
+    def _shifted(self, u: int, v: int) -> Tensor:
+        """``W[k, i+u, j+v, m+s·u, n+s·v]`` (cyclic)."""
+        shifts = (-u, -v, -self.strides[0] * u, -self.strides[1] * v)
+        return torch.roll(self.weight, shifts=shifts, dims=(1, 2, 3, 4))
+
+    def penalty(self) -> Tensor | None:
+        total = self.sharing * (self.weight - self._shifted(*self.offsets)).abs().sum()
+        if self.sparsity:
+            total = total + self.sparsity * self.weight.abs().sum()
+        return total
+
+    @torch.no_grad()
+    def diagnostics(self) -> dict[str, float]:
+        rows, cols = self.translations
+        tied = sum(self._shifted(u, v) for u in range(rows) for v in range(cols)) / (rows * cols)
+        norm = float(self.weight.norm())
+        return {"sharing_residual": float((self.weight - tied).norm()) / norm if norm else 0.0}
+
+
 def _quadratic(context: ModelContext, hidden: int = 8, kernel_support: Any = 3) -> TiedCircularNetwork:
     return TiedCircularNetwork(context, degree=2, hidden=hidden, kernel_support=kernel_support)
 
@@ -154,6 +210,15 @@ register(ModelDefinition(
     "MLP on the flattened pixels: H·W → 64 → classes",
     ImageMLP,
     {"hidden": 64},
+    IMAGE_TRAINING,
+    domain="images",
+))
+register(ModelDefinition(
+    "seed-sharing",
+    "the seed's generic architecture: C × translations × H × W weights, ELU, mean over translations, "
+    "sharing penalty 1e-4·Σ|W − W shifted by (b, b')|",
+    SeedSharingNetwork,
+    {"stride": None, "offsets": None, "sharing": 1e-4, "sparsity": 0.0},
     IMAGE_TRAINING,
     domain="images",
 ))
