@@ -138,7 +138,7 @@ def test_parse_shape() -> None:
 
 
 # ----------------------------------------------------------------------------- derived classes
-@pytest.mark.parametrize("engine", ["sparse", "symbolic"])
+@pytest.mark.parametrize("engine", ["sparse", pytest.param("symbolic", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("shape", [(3, 4), (5, 1), (2, 2)])
 def test_linear_equivariant_layer_is_a_circular_convolution(shape: tuple[int, int], engine: str) -> None:
     """One class per offset (t − k) mod the grid: H·W classes, W[k, t] = K[t − k]."""
@@ -166,10 +166,10 @@ def test_linear_invariant_layer_has_one_class(shape: tuple[int, int], dihedral: 
     [
         ((3, 4), False, {}),
         ((6, 1), False, {"bias": True}),
-        ((4, 4), False, {}),
+        pytest.param((4, 4), False, {}, marks=pytest.mark.slow),
         ((3, 3), True, {}),
-        ((4, 4), True, {"bias": True}),
-        ((4, 4), True, {"mode": "invariant"}),
+        pytest.param((4, 4), True, {"bias": True}, marks=pytest.mark.slow),
+        pytest.param((4, 4), True, {"mode": "invariant"}, marks=pytest.mark.slow),
         ((3, 4), False, {"mode": "invariant", "bias": True}),
     ],
 )

@@ -42,7 +42,7 @@ def test_tasks_are_deterministic_with_a_seed(name: str) -> None:
     ("name", "shape", "classes", "sizes"),
     [
         ("shift-1d", (10, 1), 5, (35_000, 10_000, 5_000)),
-        ("shift-2d", (10, 10), 3, (21_000, 6_000, 3_000)),
+        pytest.param("shift-2d", (10, 10), 3, (21_000, 6_000, 3_000), marks=pytest.mark.slow),
     ],
 )
 def test_seed_sizes_shapes_and_classes(name: str, shape: tuple, classes: int, sizes: tuple) -> None:

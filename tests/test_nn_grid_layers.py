@@ -26,6 +26,12 @@ CONFIGS = [
     ((6, 1), 2, 1, 2, True, None),
     ((6, 1), 2, 2, 1, False, 3),
 ]
+#: The default suite checks these; the rest run with ``-m slow``.
+FAST = {0, 2, 4, 5, 6}
+
+
+def configs() -> list:
+    return [c if i in FAST else pytest.param(c, marks=pytest.mark.slow) for i, c in enumerate(CONFIGS)]
 
 
 def layer_of(config: tuple) -> CircularPolyLayer:
@@ -36,7 +42,7 @@ def layer_of(config: tuple) -> CircularPolyLayer:
     )
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=str)
+@pytest.mark.parametrize("config", configs(), ids=str)
 def test_compiled_layer_equals_the_dense_tied_layer(config: tuple) -> None:
     layer = layer_of(config)
     shape = layer.shape
