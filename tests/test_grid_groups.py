@@ -181,7 +181,7 @@ def test_quadratic_volterra_counts_match_burnside(
     expected = burnside(spec, grid_elements(shape, dihedral))
     result = derive(spec, engine="sparse")
     assert result.distinct_weights == result.free_parameters == result.function_dim == expected
-    if spec.n <= 9:
+    if spec.n <= 6:  # the symbolic engine too (sympy expansion; larger grids in the linear tests)
         assert derive(spec, engine="symbolic").distinct_weights == expected
 
 
