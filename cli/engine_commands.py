@@ -80,7 +80,12 @@ def derive_command(
 
 @click.command("count")
 @click.option(
-    "--n", "-n", "n_range", required=True, metavar="RANGE", help="Sizes to count: 1-8, 3,5,10 or 2-20:2."
+    "--n",
+    "-n",
+    "n_range",
+    default=None,
+    metavar="RANGE",
+    help="Sizes to count: 1-8, 3,5,10 or 2-20:2 (grid groups: --shape 4x4,6x6 instead).",
 )
 @spec_options(with_n=False)
 @click.option(
@@ -99,8 +104,13 @@ def count_command(
     For Sₙ with ordered indexing, sizes beyond the engines are counted from the
     n-free partition patterns (column "path"): polyequiv count -n 1000000 --degree 3.
     """
-    sizes = parse_n_range(n_range)
-    results = [_count_one(build_spec(ctx, n, spec_flags), engine) for n in sizes]
+    if spec_flags.get("shape") is not None and n_range is None:  # grid groups: one row per shape
+        shapes = spec_flags.pop("shape").split(",")
+        results = [_count_one(build_spec(ctx, None, {**spec_flags, "shape": s}), engine) for s in shapes]
+    elif n_range is None:
+        raise click.UsageError("Missing option '--n' / '-n'.")
+    else:
+        results = [_count_one(build_spec(ctx, n, spec_flags), engine) for n in parse_n_range(n_range)]
     if output_format == "json":
         echo_json([render.json_object(r, show_constraints=False, show_classes=False) for r in results])
     else:
@@ -110,7 +120,7 @@ def count_command(
             f"{spec.degree_name} {spec.indexing} {kind}"
             + (" +bias" if spec.bias else "")
             + (" +symmetric-gauge" if spec.gauge == "symmetric" else "")
-            + f", group {spec.group_label.rstrip('0123456789')}n"
+            + (f", group {spec.group}" if spec.shape else f", group {spec.group_label.rstrip('0123456789')}n")
         )
         click.echo(render.count_table(results))
         if any(r.engine == "patterns" for r in results):

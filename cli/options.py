@@ -82,10 +82,18 @@ def spec_options(
             ),
             click.option(
                 "--group",
-                type=click.Choice(["symmetric", "cyclic", "dihedral"]),
+                type=click.Choice(["symmetric", "cyclic", "dihedral", "torus", "torus-dihedral"]),
                 default="symmetric",
                 show_default=True,
-                help="Symmetry group acting on the n elements.",
+                help="Symmetry group acting on the n elements; torus: translations of an HxW grid "
+                "(needs --shape), torus-dihedral: and the square's symmetries (H == W).",
+            ),
+            click.option(
+                "--shape",
+                default=None,
+                metavar="HxW",
+                help="Grid of --group torus / torus-dihedral, e.g. 10x10 (10 or 10x1: a 1D signal); "
+                "pixels are numbered row-major, n = H·W (-n may be left out).",
             ),
             click.option(
                 "--generators",
@@ -126,8 +134,8 @@ def spec_options(
                     "--n",
                     "n",
                     type=click.IntRange(min=1),
-                    required=True,
-                    help="Number of set elements.",
+                    default=None,
+                    help="Number of set elements (required unless --shape gives the grid).",
                 ),
             )
         for option in reversed(options):
@@ -137,9 +145,10 @@ def spec_options(
     return decorate
 
 
-def build_spec(ctx: click.Context, n: int, params: dict[str, Any]) -> LayerSpec:
+def build_spec(ctx: click.Context, n: int | None, params: dict[str, Any]) -> LayerSpec:
     """A :class:`LayerSpec` from the spec flags; a bad combination is a ``BadParameter`` (exit 2)."""
     group = params["group"]
+    shape, n = _grid_shape(group, n, params.get("shape"))
     generators: tuple[tuple[int, ...], ...] = ()
     if params.get("generators") is not None:
         if ctx.get_parameter_source("group") == click.core.ParameterSource.COMMANDLINE:
@@ -175,9 +184,34 @@ def build_spec(ctx: click.Context, n: int, params: dict[str, Any]) -> LayerSpec:
             transpositions=transpositions,
             generators=generators,
             gauge=params["gauge"],
+            shape=shape,
         )
     except SpecError as error:
         raise click.BadParameter(str(error)) from None
+
+
+def _grid_shape(group: str, n: int | None, text: str | None) -> tuple[tuple[int, int] | None, int]:
+    """``--shape`` for a grid group (its ``n = H·W``, checked against ``-n``), and ``n``."""
+    if group not in groups.GRID_KINDS:
+        if text is not None:
+            raise click.BadParameter(
+                f"only applies to --group {' or '.join(groups.GRID_KINDS)}", param_hint="'--shape'"
+            )
+        if n is None:
+            raise click.UsageError("Missing option '-n' / '--n'.")
+        return None, n
+    if text is None:
+        raise click.BadParameter(f"--group {group} needs --shape HxW, e.g. 10x10", param_hint="'--shape'")
+    try:
+        shape = groups.parse_shape(text)
+    except SpecError as error:
+        raise click.BadParameter(str(error), param_hint="'--shape'") from None
+    if n is not None and n != shape[0] * shape[1]:
+        raise click.BadParameter(
+            f"-n {n} contradicts --shape {shape[0]}x{shape[1]} ({shape[0] * shape[1]} pixels)",
+            param_hint="'--shape'",
+        )
+    return shape, shape[0] * shape[1]
 
 
 def _representations(

@@ -21,8 +21,9 @@ from polyequiv_cli.options import RefusedError, echo_json, parse_n_range
 # torch is imported only by the commands that train, so `polyequiv derive` stays fast; this list is
 # checked against polyequiv.models.model_names() by the tests.
 MODEL_NAMES = ("tied-linear", "tied-quadratic", "deepsets", "lstm", "mlp", "penalty-mlp",
-               "tied-edge-linear", "tied-edge-cubic", "gcn", "gin", "row-mlp", "deepsets-rows")
-LOSSES = ("l1", "mse")
+               "tied-edge-linear", "tied-edge-cubic", "gcn", "gin", "row-mlp", "deepsets-rows",
+               "tied-circular-linear", "tied-circular-quadratic", "cnn", "image-mlp", "seed-sharing")
+LOSSES = ("l1", "mse", "cross-entropy")
 SCHEDULES = ("constant", "cosine")
 
 
@@ -94,7 +95,8 @@ def run_options(command: Callable) -> Callable:
                      help="Sets per step (default 64)."),
         click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
                      help="Adam learning rate (default: the model's own; the lab's is 1e-3)."),
-        click.option("--loss", type=click.Choice(LOSSES), default=None, help="Training loss (default l1)."),
+        click.option("--loss", type=click.Choice(LOSSES), default=None,
+                     help="Training loss (default: the model's own; l1 for sets, cross-entropy for images)."),
         click.option("--schedule", type=click.Choice(SCHEDULES), default=None,
                      help="Constant rate, or cosine decay to 0 (default: the model's own)."),
         click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,

@@ -244,7 +244,8 @@ def _slot_rows(graph: ConstraintGraph) -> list[dict[int, int]]:
 
 
 def group_order(spec: LayerSpec) -> int:
-    """Exact order: n! for Sₙ, n for Cₙ, 2n for Dₙ (n ≥ 3), sympy's Schreier–Sims for custom groups."""
+    """Exact order: n! for Sₙ, n for Cₙ, 2n for Dₙ (n ≥ 3), H·W for the torus, sympy's Schreier–Sims
+    for custom groups and the torus with the square's symmetries."""
     n = spec.n
     if spec.group == "symmetric":
         return math.factorial(n)
@@ -252,4 +253,6 @@ def group_order(spec: LayerSpec) -> int:
         return n
     if spec.group == "dihedral":
         return 2 * n if n >= 3 else n
+    if spec.group == "torus":
+        return n  # C_H × C_W
     return groups.group_order(n, spec.group_generators)

@@ -32,8 +32,13 @@ from polyequiv.errors import SpecError
 #: Array-form permutation: ``perm[i] = σ(i)``.
 ArrayPerm = tuple[int, ...]
 
-GROUP_KINDS = ("symmetric", "cyclic", "dihedral", "custom")
+GROUP_KINDS = ("symmetric", "cyclic", "dihedral", "custom", "torus", "torus-dihedral")
+#: Groups acting on the pixels of an H×W grid (they need a ``shape``).
+GRID_KINDS = ("torus", "torus-dihedral")
 TRANSPOSITION_SETS = ("adjacent", "all", "minimal")
+
+#: Array-form shape of a grid: ``(H, W)`` rows × columns; a 1D signal of length H is ``(H, 1)``.
+GridShape = tuple[int, int]
 
 
 def symmetric_generators(n: int, transpositions: str = "adjacent") -> list[ArrayPerm]:
@@ -77,6 +82,79 @@ def dihedral_generators(n: int) -> list[ArrayPerm]:
     """The shift and the reflection σ(i) = −i mod n generating the dihedral group Dₙ (order 2n for n ≥ 3)."""
     reflection = tuple((-i) % n for i in range(n))
     return _dedupe([_shift(n), reflection])
+
+
+def parse_shape(text: str) -> GridShape:
+    """``"10x10"`` → ``(10, 10)``; ``"32x1"`` or ``"32"`` → ``(32, 1)`` (a 1D signal, H × 1).
+
+    >>> parse_shape("4x6"), parse_shape("10")
+    ((4, 6), (10, 1))
+
+    Raises
+    ------
+    SpecError
+        If the text is not ``H`` or ``HxW`` with positive integers.
+    """
+    match = re.fullmatch(r"\s*(\d+)\s*(?:[x×]\s*(\d+))?\s*", str(text))
+    if not match:
+        raise SpecError(f"grid shape {text!r} is not HxW (e.g. 10x10, or 10 for a 1D signal 10x1)")
+    shape = (int(match.group(1)), int(match.group(2) or 1))
+    check_shape(shape)
+    return shape
+
+
+def check_shape(shape: object) -> GridShape:
+    """``shape`` as an ``(H, W)`` pair of positive ints; :class:`SpecError` naming it otherwise."""
+    if (
+        not isinstance(shape, tuple | list)
+        or len(shape) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in shape)
+    ):
+        raise SpecError(f"grid shape must be a pair (H, W) of integers, got {shape!r}")
+    if min(shape) < 1:
+        raise SpecError(f"grid shape {shape[0]}x{shape[1]} must have H ≥ 1 and W ≥ 1")
+    return (int(shape[0]), int(shape[1]))
+
+
+def torus_generators(shape: GridShape) -> list[ArrayPerm]:
+    """The two unit translations of an H×W torus (pixels numbered row-major, ``p = r·W + c``).
+
+    ``σ_row(r, c) = (r + 1 mod H, c)`` and ``σ_col(r, c) = (r, c + 1 mod W)``, so
+    ``(σ·x)(r, c) = x(r + 1, c)``: the lecture's ``τ_u(x)_i = x_{i+u}`` in each axis.
+    The group they generate is ``C_H × C_W`` (order ``H·W``); a 1D signal ``(H, 1)``
+    gives the cyclic group ``C_H`` (the trivial column shift is dropped).
+
+    >>> torus_generators((2, 3))
+    [(3, 4, 5, 0, 1, 2), (1, 2, 0, 4, 5, 3)]
+    """
+    height, width = check_shape(shape)
+    rows, cols = np.divmod(np.arange(height * width), width)
+    down = ((rows + 1) % height) * width + cols
+    right = rows * width + (cols + 1) % width
+    return _dedupe([tuple(down.tolist()), tuple(right.tolist())])
+
+
+def torus_dihedral_generators(shape: GridShape) -> list[ArrayPerm]:
+    """Translations of a square N×N torus and the symmetries of the square (the group ``C_N² ⋊ D₄``).
+
+    Besides the two translations: the quarter turn ``ρ(r, c) = (c, −r mod N)`` and the mirror
+    ``μ(r, c) = (r, −c mod N)`` about pixel ``(0, 0)``; order ``8·N²`` for ``N ≥ 3``.
+
+    Raises
+    ------
+    SpecError
+        If the grid is not square (``H ≠ W``): a quarter turn does not map it to itself.
+    """
+    height, width = check_shape(shape)
+    if height != width:
+        raise SpecError(
+            f"torus-dihedral needs a square grid (H == W), got shape {height}x{width}; "
+            "use group 'torus' for translations only"
+        )
+    rows, cols = np.divmod(np.arange(height * width), width)
+    turn = cols * width + (-rows) % height
+    mirror = rows * width + (-cols) % width
+    return _dedupe([*torus_generators(shape), tuple(turn.tolist()), tuple(mirror.tolist())])
 
 
 def parse_generators(text: str, n: int) -> list[ArrayPerm]:

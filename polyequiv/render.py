@@ -272,7 +272,7 @@ def count_table(results: list[Derivation | PatternCount]) -> str:
         weights = f"{r.num_weights:,}" if r.num_weights < 10**15 else f"{r.num_weights:.3e}"
         rows.append(
             (
-                str(r.spec.n),
+                str(r.spec.n) if r.spec.shape is None else f"{r.spec.shape[0]}x{r.spec.shape[1]}",
                 f"{r.distinct_weights:,}",
                 weights,
                 f"{pct:.1f}",

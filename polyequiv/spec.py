@@ -44,7 +44,14 @@ MODES = ("equivariant", "invariant")
 GAUGES = ("none", "symmetric")
 
 _DEGREE_NAMES = {0: "constant", 1: "linear", 2: "quadratic", 3: "cubic", 4: "quartic", 5: "quintic"}
-_GROUP_LETTERS = {"symmetric": "S", "cyclic": "C", "dihedral": "D", "custom": "G"}
+_GROUP_LETTERS = {
+    "symmetric": "S",
+    "cyclic": "C",
+    "dihedral": "D",
+    "custom": "G",
+    "torus": "T",
+    "torus-dihedral": "TD",
+}
 
 
 @dataclass(frozen=True)
@@ -63,8 +70,11 @@ class LayerSpec:
         Homogenise with ``x_b ≡ 1`` (all monomials of degree ≤ d).
     mode : {"equivariant", "invariant"}
         Output in Rⁿ permuted with the input, or a scalar.
-    group : {"symmetric", "cyclic", "dihedral", "custom"}
-        The group acting on the ``n`` elements.
+    group : {"symmetric", "cyclic", "dihedral", "custom", "torus", "torus-dihedral"}
+        The group acting on the ``n`` elements.  ``"torus"``: the translations of an
+        H×W grid, cyclic in each axis (pixels numbered row-major, ``p = r·W + c``,
+        ``n = H·W``; see :func:`groups.torus_generators`); ``"torus-dihedral"``: those
+        and the eight symmetries of the square (``H == W``).
     transpositions : {"adjacent", "all", "minimal"}
         Generating set of Sₙ (only for ``group="symmetric"``).  The classes and
         counts do not depend on it; the list of equations does.
@@ -82,6 +92,17 @@ class LayerSpec:
         equivariant, ``"1"`` when invariant.  Given, it decides ``mode``
         (``"invariant"`` exactly when the output is ``"1"``); ``mode="invariant"``
         with any other output is a contradiction (:class:`SpecError`).
+    shape : (H, W), optional
+        The grid of a ``torus`` / ``torus-dihedral`` group (required there, refused
+        elsewhere); ``H·W`` must equal ``n``.  A 1D signal of length H is ``(H, 1)``.
+
+    Examples
+    --------
+    >>> spec = LayerSpec.on_grid((10, 10), degree=1)
+    >>> str(spec), spec.n
+    ('T10x10 linear ordered equivariant', 100)
+    >>> LayerSpec.parse("TD8x8 quadratic ordered invariant").group
+    'torus-dihedral'
     """
 
     n: int
@@ -95,6 +116,7 @@ class LayerSpec:
     gauge: str = "none"
     input: Representation = SET
     output: Representation | None = None
+    shape: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         self._set_representations()
@@ -123,6 +145,41 @@ class LayerSpec:
             raise SpecError(f"generators are only given for group='custom', not {self.group!r}")
         if self.group != "symmetric" and self.transpositions != "adjacent":
             raise SpecError("the transposition set only applies to the symmetric group")
+        self._check_grid()
+
+    def _check_grid(self) -> None:
+        """A grid group needs a shape of ``n`` pixels (square for ``torus-dihedral``); others take none."""
+        if self.group not in groups.GRID_KINDS:
+            if self.shape is not None:
+                raise SpecError(
+                    f"a grid shape is only given for groups {', '.join(groups.GRID_KINDS)}, "
+                    f"not {self.group!r}"
+                )
+            return
+        if self.shape is None:
+            raise SpecError(f"group {self.group!r} needs a grid shape, e.g. shape=(10, 10)")
+        height, width = groups.check_shape(tuple(self.shape) if isinstance(self.shape, list) else self.shape)
+        if height * width != self.n:
+            raise SpecError(f"grid shape {height}x{width} has {height * width} pixels, but n = {self.n}")
+        if self.group == "torus-dihedral" and height != width:
+            raise SpecError(
+                f"torus-dihedral needs a square grid (H == W), got shape {height}x{width}; "
+                "use group 'torus' for translations only"
+            )
+        object.__setattr__(self, "shape", (height, width))
+
+    @classmethod
+    def on_grid(
+        cls, shape: tuple[int, int], degree: int, *, dihedral: bool = False, **options: Any
+    ) -> LayerSpec:
+        """The layer on the pixels of an H×W torus: ``n = H·W``, group ``torus`` (or ``torus-dihedral``).
+
+        >>> LayerSpec.on_grid((5, 1), degree=2, mode="invariant").group_label
+        'T5x1'
+        """
+        shape = groups.check_shape(tuple(shape))
+        group = "torus-dihedral" if dihedral else "torus"
+        return cls(n=shape[0] * shape[1], degree=degree, group=group, shape=shape, **options)
 
     def _set_representations(self) -> None:
         """Parse ``input``/``output`` and make ``mode`` and ``output`` agree (see the class docstring)."""
@@ -190,6 +247,10 @@ class LayerSpec:
             gens = groups.cyclic_generators(self.n)
         elif self.group == "dihedral":
             gens = groups.dihedral_generators(self.n)
+        elif self.group == "torus":
+            gens = groups.torus_generators(self.shape)
+        elif self.group == "torus-dihedral":
+            gens = groups.torus_dihedral_generators(self.shape)
         else:
             gens = [g for g in self.generators if list(g) != list(range(self.n))]
         return tuple(tuple(g) for g in gens)
@@ -201,7 +262,9 @@ class LayerSpec:
 
     @property
     def group_label(self) -> str:
-        """``S5``, ``S5/all``, ``C7``, ``D6``, or ``G5[(0 1)(2 3),(0 2 4)]``."""
+        """``S5``, ``S5/all``, ``C7``, ``D6``, ``G5[(0 1)(2 3),(0 2 4)]``, ``T10x10`` or ``TD8x8``."""
+        if self.shape is not None:
+            return f"{_GROUP_LETTERS[self.group]}{self.shape[0]}x{self.shape[1]}"
         label = f"{_GROUP_LETTERS[self.group]}{self.n}"
         if self.group == "symmetric" and self.transpositions != "adjacent":
             label += f"/{self.transpositions}"
@@ -224,7 +287,14 @@ class LayerSpec:
 
         Tensor layers name their representations as ``IN -> OUT`` in place of
         the mode: ``"S5 quadratic ordered E -> V"``, ``"S6 linear ordered V + E -> 1 +bias"``.
+        Grid groups name their shape: ``"T10x10 linear ordered equivariant"``, ``"TD8x8 ..."``.
         """
+        grid = re.fullmatch(r"\s*(TD|T)(\d+)x(\d+)\s+(.*)", text)
+        if grid:
+            letters, height, width, rest = grid.groups()
+            shape = (int(height), int(width))
+            group = {v: k for k, v in _GROUP_LETTERS.items()}[letters]
+            return cls._parse_layer(text, rest, {"n": shape[0] * shape[1], "group": group, "shape": shape})
         match = re.fullmatch(r"\s*([SCDG])(\d+)(/\w+)?(\[[^\]]*\])?\s+(.*)", text)
         if not match:
             raise SpecError(
@@ -238,6 +308,11 @@ class LayerSpec:
             kwargs["transpositions"] = tset[1:]
         if gens_text:
             kwargs["generators"] = tuple(groups.parse_generators(gens_text[1:-1], n))
+        return cls._parse_layer(text, rest, kwargs)
+
+    @classmethod
+    def _parse_layer(cls, text: str, rest: str, kwargs: dict[str, Any]) -> LayerSpec:
+        """The part of :meth:`parse` after the group: degree, representations, indexing, mode, flags."""
         tokens = rest.split()
         names = {v: k for k, v in _DEGREE_NAMES.items()}
         if not tokens:
@@ -269,6 +344,10 @@ class LayerSpec:
         data = asdict(self)
         data["generators"] = [groups.format_cycles(g) for g in self.generators]
         del data["input"], data["output"]
+        if self.shape is None:  # every other group keeps today's JSON, byte for byte
+            del data["shape"]
+        else:
+            data["shape"] = list(self.shape)
         if not self.is_set_layer:  # set layers keep today's JSON, byte for byte
             data["input"], data["output"] = str(self.input), str(self.output)
         data["label"] = str(self)
@@ -280,7 +359,7 @@ class LayerSpec:
         if not isinstance(data, dict):
             raise SpecError(f"a layer spec must be a JSON object, got {type(data).__name__}")
         known = {"n", "degree", "indexing", "bias", "mode", "group", "transpositions", "generators", "gauge"}
-        known |= {"input", "output"}
+        known |= {"input", "output", "shape"}
         unknown = set(data) - known - {"label"}
         if unknown:
             raise SpecError(f"unknown layer spec fields: {sorted(unknown)}")
@@ -294,6 +373,8 @@ class LayerSpec:
         if not isinstance(gens, list | tuple) or not all(isinstance(g, str) for g in gens):
             raise SpecError("layer spec 'generators' must be a list of cycle-notation strings")
         kwargs["generators"] = tuple(groups.parse_generators(",".join(gens), n)) if gens else ()
+        if kwargs.get("shape") is not None:
+            kwargs["shape"] = groups.check_shape(kwargs["shape"])
         spec = cls(**kwargs)
         if "label" in data and data["label"] != str(spec):
             raise SpecError(f"layer spec label {data['label']!r} does not match its fields ({spec})")

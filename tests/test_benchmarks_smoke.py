@@ -118,3 +118,21 @@ def test_distributed_benchmark_quick_mode_trains_with_one_and_two_processes() ->
     assert all(row["train_s"] > 0 and row["speed_up"] > 0 for row in document["rows"])
     assert document["rows"][1]["max_relative_loss_difference"] < 1e-4  # float32: the same loss curve
     assert "speed-up" in completed.stdout and "max Δloss" in completed.stdout
+
+
+def test_grid_layer_benchmark_quick_mode_runs_and_reports_json() -> None:
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_grid_layers.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    document = json.loads(completed.stdout.split("\n\n")[0])
+    rows = document["cases"]
+    assert {row["layer"] for row in rows} == {"dense", "circular"}
+    pairs = [(r["shape"], r["degree"], r["support"]) for r in rows if r["support"] == "full"]
+    for key in set(pairs):  # the compiled layer has the dense layer's parameters
+        params = {r["layer"]: r["parameters"] for r in rows if (r["shape"], r["degree"], r["support"]) == key}
+        assert params["dense"] == params["circular"]
+    assert all(row["seconds"] > 0 for row in rows) and "speed-up" in completed.stdout

@@ -6,6 +6,7 @@ module                 models
 :mod:`.registry`       ``ModelContext``, ``SetModel``, ``ModelDefinition``, the registry
 :mod:`.sets`           tied set networks, the DeepSets lab's baselines, MLPs, penalty MLP
 :mod:`.graphs`         GCN and GIN (PyTorch Geometric), the seed's row-wise MLP, DeepSets on rows
+:mod:`.images`         tied circular (convolution / Volterra) networks, the seed's CNN, an MLP
 =====================  =============================================================
 
 Importing this package registers every domain's models; ``build_model(name, context)``
@@ -14,7 +15,7 @@ builds one.
 
 from __future__ import annotations
 
-from polyequiv.models import graphs, sets
+from polyequiv.models import graphs, images, sets
 from polyequiv.models.registry import (
     MODELS,
     ModelContext,
@@ -58,6 +59,7 @@ __all__ = [
     "count_parameters",
     "get_model_definition",
     "graphs",
+    "images",
     "model_names",
     "register",
     "sets",

@@ -25,28 +25,51 @@ class ModelContext:
 
     Attributes
     ----------
-    elements : {"digits", "reals", "graph"}
-        Digits 1..10 (``int64``, 0 = padding) or real numbers (sets), or adjacency matrices (graphs).
+    elements : {"digits", "reals", "graph", "image"}
+        Digits 1..10 (``int64``, 0 = padding) or real numbers (sets), adjacency matrices (graphs),
+        or images (``(H, W)`` grids).
     equivariant : bool
         One output per element (``True``) or one per set.
     max_cardinality : int
         Largest set (graph) the model will see; fixed-width models (``mlp``, ``penalty-mlp``,
         ``row-mlp``) take this many inputs.
+    shape, classes : optional
+        Images only: the grid ``(H, W)`` and the number of classes.
+    baseline_kernel, baseline_stride : optional
+        Images only: the seed's CNN baseline for the task (kernel ``(kh, kw)`` and stride).
     """
 
     elements: str
     equivariant: bool
     max_cardinality: int
+    shape: tuple[int, int] | None = None
+    classes: int | None = None
+    baseline_kernel: tuple[int, int] | None = None
+    baseline_stride: int = 1
 
     @property
     def domain(self) -> str:
-        """``"graphs"`` for adjacency inputs, ``"sets"`` otherwise: which models apply."""
-        return "graphs" if self.elements == "graph" else "sets"
+        """``"graphs"`` for adjacency inputs, ``"images"`` for images, ``"sets"`` otherwise: which models
+        apply."""
+        return {"graph": "graphs", "image": "images"}.get(self.elements, "sets")
 
     @classmethod
     def of(cls, task: Any) -> ModelContext:
-        """The context of a generated task (:class:`polyequiv.tasks.SetTask` or ``GraphTask``)."""
-        return cls(task.definition.elements, task.equivariant, task.max_cardinality)
+        """The context of a generated task (a ``SetTask``, ``GraphTask`` or ``ImageTask``)."""
+        return cls.of_definition(task.definition, task.max_cardinality)
+
+    @classmethod
+    def of_definition(cls, definition: Any, max_cardinality: int | None = None) -> ModelContext:
+        """The context of a task definition (largest cardinality: its full sizes' unless given)."""
+        return cls(
+            definition.elements,
+            definition.equivariant,
+            definition.full.max_train if max_cardinality is None else max_cardinality,
+            shape=getattr(definition, "shape", None),
+            classes=getattr(definition, "classes", None),
+            baseline_kernel=getattr(definition, "baseline_kernel", None),
+            baseline_stride=getattr(definition, "baseline_stride", 1),
+        )
 
 
 class SetModel(nn.Module):
@@ -85,7 +108,7 @@ def register(definition: ModelDefinition) -> ModelDefinition:
 
 
 #: Domains in the order their models are listed.
-DOMAINS = ("sets", "graphs")
+DOMAINS = ("sets", "graphs", "images")
 
 
 def model_names(domain: str | None = None) -> list[str]:

@@ -6,6 +6,8 @@
 * :class:`TensorPolyLayer` — the symmetric group on tensors and graphs (``E -> V``, ``V2 -> V2``, …),
   size-agnostic, one parameter per partition pattern, einsum contractions; PyTorch Geometric
   batches through ``forward_pyg`` (:mod:`polyequiv.nn.pyg`).
+* :class:`CircularPolyLayer` — translations of an H×W torus: the derived linear / quadratic layer run
+  as a circular convolution (FFT) or a Volterra filter (unfolded shifts), any kernel support.
 * :class:`InvariantPolyReadout` — the invariant read-out (sum/mean pooling at degree 1,
   the 2-weight invariant quadratic at degree 2).
 * :func:`project`, :func:`equivariance_residual` — the distance of any dense weight from
@@ -18,11 +20,13 @@
     torch.Size([4, 1])
 """
 
+from polyequiv.nn.grid_layers import CircularPolyLayer
 from polyequiv.nn.set_layers import InvariantPolyReadout, SetPolyLayer
 from polyequiv.nn.tensor_layers import TensorPolyLayer
 from polyequiv.nn.tied import TiedPolynomialLayer, equivariance_residual, project
 
 __all__ = [
+    "CircularPolyLayer",
     "InvariantPolyReadout",
     "SetPolyLayer",
     "TensorPolyLayer",

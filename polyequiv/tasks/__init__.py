@@ -7,6 +7,8 @@ module                 domain
                        set functions (the DeepSets lab and the seed 003)
 :mod:`.graphs`         undirected graphs: node degrees (seed 003 §3.3) and
                        triangles through each node
+:mod:`.images`         images under cyclic translation: the seed 003 §3.2
+                       1D / 2D shapes, scikit-learn digits on a canvas
 =====================  =================================================
 
 A domain module holds its tasks in a dict ``TASKS`` (name → definition) and
@@ -25,12 +27,13 @@ import inspect
 from types import ModuleType
 from typing import Any
 
-from polyequiv.tasks import graphs, sets
+from polyequiv.tasks import graphs, images, sets
 from polyequiv.tasks.base import TaskError, TaskSizes
 from polyequiv.tasks.graphs import GraphBatch, GraphTask, GraphTaskDefinition
+from polyequiv.tasks.images import ImageBatch, ImageTask, ImageTaskDefinition
 from polyequiv.tasks.sets import PAD, SetBatch, SetTask, TaskDefinition
 
-_DOMAINS: tuple[ModuleType, ...] = (sets, graphs)
+_DOMAINS: tuple[ModuleType, ...] = (sets, graphs, images)
 
 #: Every task of every domain, in registry order.
 TASKS: dict[str, Any] = {name: task for domain in _DOMAINS for name, task in domain.TASKS.items()}
@@ -79,6 +82,9 @@ __all__ = [
     "GraphBatch",
     "GraphTask",
     "GraphTaskDefinition",
+    "ImageBatch",
+    "ImageTask",
+    "ImageTaskDefinition",
     "SetBatch",
     "SetTask",
     "TaskDefinition",

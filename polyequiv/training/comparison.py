@@ -24,7 +24,7 @@ from polyequiv.training.results import RESULTS_NAME, ResultsError, read_results
 def supported_models(task: str, models: Sequence[str] | None = None) -> tuple[list[str], dict[str, str]]:
     """The models (default: all) that can do ``task``, and ``{model: reason}`` for those that cannot."""
     definition = get_definition(task)
-    context = ModelContext(definition.elements, definition.equivariant, definition.full.max_train)
+    context = ModelContext.of_definition(definition)
     able, unable = [], {}
     for name in models or model_names():
         try:

@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from polyequiv.models import ModelError, get_model_definition
+from polyequiv.models import ModelContext, ModelError, get_model_definition
 from polyequiv.tasks import TaskError, get_definition
 
-LOSSES = ("l1", "mse")
+LOSSES = ("l1", "mse", "cross-entropy")
 SCHEDULES = ("constant", "cosine")
 TASK_OPTIONS = ("quick", "train", "valid", "test", "cardinalities", "split")
 
@@ -41,8 +41,9 @@ class RunConfig:
         Passes over the training set, sets per optimiser step.
     lr : float
         Adam learning rate (the peak, with the cosine schedule).
-    loss : {"l1", "mse"}
-        Mean absolute or squared error (per set, or per real element for equivariant tasks).
+    loss : {"l1", "mse", "cross-entropy"}
+        Mean absolute or squared error (per set, or per real element for equivariant tasks), or the
+        cross-entropy of class logits (classification tasks: images).
     schedule : {"constant", "cosine"}
         Constant learning rate, or cosine decay to 0 over all steps.
     model_options, task_options : dict
@@ -77,6 +78,16 @@ class RunConfig:
             raise ConfigError(f"lr must be positive, got {self.lr!r}")
         if self.loss not in LOSSES:
             raise ConfigError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
+        domain = ModelContext.of_definition(get_definition(self.task)).domain
+        if get_model_definition(self.model).domain != domain:
+            raise ConfigError(f"model {self.model!r} reads {get_model_definition(self.model).domain}, "
+                              f"and task {self.task!r} is on {domain}")
+        classification = getattr(get_definition(self.task), "classification", False)
+        if classification != (self.loss == "cross-entropy"):
+            raise ConfigError(
+                f"task {self.task!r} needs loss 'cross-entropy', not {self.loss!r}" if classification
+                else f"loss 'cross-entropy' is for classification tasks (images), not {self.task!r}"
+            )
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
         unknown = set(self.task_options) - set(TASK_OPTIONS)

@@ -9,17 +9,23 @@ Metrics of one test split (sets of exactly ``c`` elements):
 ``accuracy``
     Fraction of sets (invariant) or of real elements, e.g. graph nodes (equivariant),
     whose prediction, rounded to the nearest integer, equals the target (the lab's
-    metric; integer-valued tasks only, ``None`` otherwise).
+    metric; integer-valued tasks only, ``None`` otherwise).  Classification tasks
+    (images): the fraction whose largest logit is the label.
+``cross_entropy``
+    Classification tasks only: the mean cross-entropy of the logits (``mae`` and
+    ``relative_mae`` are ``None`` there).
 
 Diagnostics, on (at most) 1,000 training-size sets:
 
 ``permutation_shift``
     Mean ``|f(σ·x) − f(x)|`` (invariant) or ``|f(σ·x) − σ·f(x)|`` (equivariant) for a
     random permutation σ of the real elements of each set (the nodes of each graph,
-    rows and columns of its adjacency together); 0 for a set (graph) function.
+    rows and columns of its adjacency together; a random cyclic translation of each
+    image); 0 for a set (graph, translation-invariant) function.
 ``padding_shift``
     Mean change of the predictions when 5 more padding zeros are prepended; 0 when
-    padding is invisible to the model (``None`` when a fixed-width model has no room).
+    padding is invisible to the model (``None`` when a fixed-width model has no room,
+    and for images, which have no padding).
 """
 
 from __future__ import annotations
@@ -62,8 +68,14 @@ def predict(model: SetModel, values: Tensor, mask: Tensor, *, batch_size: int = 
 
 
 def split_metrics(predictions: Tensor, targets: Tensor, mask: Tensor, *,
-                  discrete: bool) -> dict[str, float | None]:
-    """``mae``, ``relative_mae`` and (for integer targets) ``accuracy`` of one split."""
+                  discrete: bool, classification: bool = False) -> dict[str, float | None]:
+    """``mae``, ``relative_mae`` and (for integer targets) ``accuracy`` of one split; for classification
+    (logits ``(m, classes)``, labels ``(m,)``) ``accuracy`` and ``cross_entropy``."""
+    if classification:
+        logits = predictions.double()
+        accuracy = float((logits.argmax(dim=1) == targets).double().mean())
+        entropy = float(torch.nn.functional.cross_entropy(logits, targets))
+        return {"mae": None, "relative_mae": None, "accuracy": accuracy, "cross_entropy": entropy}
     predictions, targets = predictions.double(), targets.double()
     if targets.dim() == 2:  # equivariant: real elements only
         weight = mask.double()
@@ -90,7 +102,8 @@ def evaluate(model: SetModel, task: SetTask | GraphTask, *, batch_size: int = 1_
     for cardinality, batch in sorted(task.test.items()):
         values, mask, targets = to_tensors(batch, device)
         predictions = predict(model, values, mask, batch_size=batch_size)
-        metrics = split_metrics(predictions.cpu(), targets.cpu(), mask.cpu(), discrete=task.discrete)
+        metrics = split_metrics(predictions.cpu(), targets.cpu(), mask.cpu(), discrete=task.discrete,
+                                classification=getattr(task, "classification", False))
         records.append({"cardinality": cardinality, "samples": len(batch), **metrics})
     return records
 
@@ -111,12 +124,14 @@ def diagnostics(model: SetModel, task: SetTask | GraphTask, *, seed: int, device
     shuffled = predict(model, p_values, p_mask, batch_size=batch_size).cpu().double()
     expected = base[torch.arange(len(batch))[:, None], torch.from_numpy(order)] if task.equivariant else base
 
-    padded = batch.padded(EXTRA_PADDING)
-    q_values, q_mask, _ = to_tensors(padded, device)
-    try:
-        more: Tensor | None = predict(model, q_values, q_mask, batch_size=batch_size).cpu().double()
-    except ModelError:  # a fixed-width model with no room for more padding
-        more = None
+    padded = batch.padded(EXTRA_PADDING)  # None: images, which have no padding
+    more: Tensor | None = None
+    if padded is not None:
+        q_values, q_mask, _ = to_tensors(padded, device)
+        try:
+            more = predict(model, q_values, q_mask, batch_size=batch_size).cpu().double()
+        except ModelError:  # a fixed-width model with no room for more padding
+            more = None
     padding_shift = None
     if task.equivariant:
         weight = torch.from_numpy(batch.mask).double()

@@ -66,7 +66,10 @@ def set_threads(threads: int) -> None:
 
 
 def loss_value(kind: str, predictions: Tensor, targets: Tensor, mask: Tensor) -> Tensor:
-    """Mean ``|ŷ − y|`` (``l1``) or ``(ŷ − y)²`` (``mse``): per set, or per real element when per-element."""
+    """Mean ``|ŷ − y|`` (``l1``) or ``(ŷ − y)²`` (``mse``): per set, or per real element when per-element;
+    ``cross-entropy``: mean ``−log softmax(ŷ)_y`` of logits ``(batch, classes)`` and labels ``(batch,)``."""
+    if kind == "cross-entropy":
+        return torch.nn.functional.cross_entropy(predictions, targets)
     error = predictions - targets
     error = error.abs() if kind == "l1" else error.square()
     if targets.dim() == 2:

@@ -118,7 +118,8 @@ def comparison_rows(runs: Sequence[dict[str, Any]], cardinalities: Sequence[int]
     if metrics is None:
         rows_of = [row for r in runs for row in r["evaluation"]["per_cardinality"]]
         discrete = any(row.get("accuracy") is not None for row in rows_of)
-        metrics = ("accuracy", "mae") if discrete else ("mae", "relative_mae")
+        errors = any(row.get("mae") is not None for row in rows_of)
+        metrics = (("accuracy", "mae") if errors else ("accuracy",)) if discrete else ("mae", "relative_mae")
     short = {"accuracy": "acc", "mae": "MAE", "relative_mae": "rel"}
     header = ["model", "params", "train s"] + [f"{short[m]}@{c}" for m in metrics for c in wanted]
     rows = []
