@@ -115,7 +115,8 @@ def spec_options(
                     type=click.Choice(["auto", "symbolic", "sparse"]),
                     default="auto",
                     show_default=True,
-                    help="sympy expansion, or index arithmetic for large n.",
+                    help="auto is sparse (index arithmetic, the fastest); symbolic (sympy expansion) is the "
+                    "cross-check.",
                 )
             )
         if with_n:

@@ -36,7 +36,6 @@ import numpy as np
 from polyequiv import groups, limits
 from polyequiv.constraints import AdditiveConstraint, ConstraintSystem, Equality
 from polyequiv.engines.sparse import derive_sparse
-from polyequiv.engines.symbolic import derive_symbolic
 from polyequiv.errors import SpecError
 from polyequiv.exact import exact_nullspace, exact_rank
 from polyequiv.graph import ConstraintGraph
@@ -121,7 +120,8 @@ def derive(spec: LayerSpec, engine: str = "auto") -> Derivation:
     engine : {"auto", "symbolic", "sparse"}
         ``symbolic`` expands with sympy (the seed's method); ``sparse`` uses
         index arithmetic and scales to hundreds of thousands of weights; both
-        give the same equations.  ``auto`` picks symbolic for small layers.
+        give the same equations.  ``auto`` is the sparse engine (faster at every
+        size); ``symbolic`` is the independent cross-check.
 
     Raises
     ------
@@ -139,7 +139,12 @@ def derive(spec: LayerSpec, engine: str = "auto") -> Derivation:
     if engine == "symbolic":
         limits.check_symbolic(spec)
     index = WeightIndex(spec)
-    system = derive_symbolic(index) if engine == "symbolic" else derive_sparse(index)
+    if engine == "symbolic":
+        from polyequiv.engines.symbolic import derive_symbolic  # sympy, imported only here
+
+        system = derive_symbolic(index)
+    else:
+        system = derive_sparse(index)
     graph = ConstraintGraph(system)
     counts = count_parameters(graph)
     return Derivation(

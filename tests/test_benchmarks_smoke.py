@@ -52,3 +52,19 @@ def test_graph_benchmark_quick_mode_trains_every_graph_model(tmp_path: Path) -> 
     assert set(document) == {"graph-degree/by-graph", "graph-degree/random", "triangles/by-graph"}
     assert {run["model"]["name"] for run in document["triangles/by-graph"]} >= {"gcn", "gin", "row-mlp"}
     assert "57.69 %" in completed.stdout and "acc n=50" in completed.stdout
+
+
+def test_startup_benchmark_quick_mode_runs_and_reports_json() -> None:
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_startup.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    document = json.loads(completed.stdout.split("\n\n")[0])
+    processes = {row["command"]: row["after"] for row in document["processes"]}
+    assert processes["polyequiv --help"]["heavy_imports"] == []
+    assert all(row["median_s"] > 0 for row in processes.values())
+    assert [row["auto"] for row in document["engines"]] == ["sparse", "sparse"]
+    assert "-X importtime" in completed.stdout
