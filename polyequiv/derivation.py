@@ -126,10 +126,16 @@ def derive(spec: LayerSpec, engine: str = "auto") -> Derivation:
     Raises
     ------
     SpecError
-        For an unknown engine.
+        For an unknown engine, or a ``spec`` that is not a :class:`LayerSpec`.
     SizeLimitError
         When the request is too large, with the estimate that decided it.
     """
+    if not isinstance(spec, LayerSpec):
+        raise SpecError(
+            f"derive needs a LayerSpec, got {type(spec).__name__} {spec!r}; "
+            "e.g. derive(LayerSpec(n=5, degree=2)) or derive(LayerSpec.parse('S5 quadratic ordered "
+            "equivariant'))"
+        )
     if engine not in ENGINES:
         raise SpecError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     started = time.perf_counter()

@@ -225,6 +225,9 @@ class LayerSpec:
         Tensor layers name their representations as ``IN -> OUT`` in place of
         the mode: ``"S5 quadratic ordered E -> V"``, ``"S6 linear ordered V + E -> 1 +bias"``.
         """
+        if not isinstance(text, str):
+            raise SpecError(f"LayerSpec.parse needs a string such as 'S5 quadratic ordered equivariant', "
+                            f"got {type(text).__name__} {text!r}")
         match = re.fullmatch(r"\s*([SCDG])(\d+)(/\w+)?(\[[^\]]*\])?\s+(.*)", text)
         if not match:
             raise SpecError(
