@@ -3,7 +3,9 @@
 Three measurements:
 
 * ``processes``: wall time of whole processes (interpreter start, imports and
-  work), the median of ``--runs`` runs: ``polyequiv --help``, a small derive
+  work), the median of ``--runs`` runs, and their CPU time (user + system: what
+  the wall time is on an idle machine, for these single-threaded processes, and
+  far less sensitive to a loaded one): ``polyequiv --help``, a small derive
   (``-n 10 --degree 1``, with ``auto`` and with ``--engine sparse``), cubic full
   n = 5 with each engine, and ``python -c "import polyequiv"``.  Each process also
   reports which heavy packages it imported (torch, sympy, scipy, networkx,
@@ -29,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -126,19 +129,24 @@ def time_process(tree: Path, args: list[str] | None, runs: int) -> dict:
     code = _PROBE.format(heavy=HEAVY, cli=args is not None)
     command = [sys.executable, "-c", code, *(args or [])]
     env = _environment(tree)
-    times, heavy = [], ""
+    times, cpu_times, heavy = [], [], ""
     for number in range(runs + 1):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         completed = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tree, timeout=300)
         seconds = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         if completed.returncode != 0:
             raise RuntimeError(f"{command[3:]} failed: {completed.stderr.strip().splitlines()[-1:]}")
         heavy = completed.stderr.rsplit("HEAVY ", 1)[-1].strip()
         if number:  # the first run fills the OS file cache and writes bytecode
             times.append(seconds)
+            cpu_times.append(cpu)
     return {
         "median_s": statistics.median(times),
         "min_s": min(times),
+        "cpu_median_s": statistics.median(cpu_times),
         "runs": runs,
         "heavy_imports": [m for m in heavy.split(",") if m],
     }
@@ -229,10 +237,12 @@ def main() -> None:
     print()
     labels = list(revisions)
     header = f"{'whole process (median of ' + str(runs) + ')':<58}"
-    columns = "".join(f"{label + ' s':>10}" for label in labels)
+    columns = "".join(f"{label + ' s':>10}{label + ' cpu':>11}" for label in labels)
     print(header + columns + "  heavy imports: " + " / ".join(labels))
     for row in document["processes"]:
-        cells = "".join(f"{row[label]['median_s']:>10.3f}" for label in labels)
+        cells = "".join(
+            f"{row[label]['median_s']:>10.3f}{row[label]['cpu_median_s']:>11.3f}" for label in labels
+        )
         heavy = " / ".join(",".join(row[label]["heavy_imports"]) or "-" for label in labels)
         print(f"{row['command']:<58}{cells}  {heavy}")
     for label in labels:
