@@ -159,7 +159,7 @@ def choose_engine(spec: LayerSpec, engine: str) -> str:
 
     It derives the same equations as the symbolic one (the tests check this on
     random specs) and is faster on every size measured, the smallest included
-    (``benchmarks/bench_startup.py``: S5 cubic full, 0.06 s against 1.2 s in
+    (``benchmarks/bench_startup.py``: S5 cubic full, 0.06 s against 0.8 s in
     process, and it needs no sympy import).  The symbolic engine stays as the
     independent cross-check, chosen explicitly with ``engine="symbolic"``.
     """
