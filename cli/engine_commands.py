@@ -154,7 +154,7 @@ def _count_one(spec: LayerSpec, engine: str) -> Derivation | PatternCount:
     help="Random elements of the whole group to check (besides the generators).",
 )
 @click.option("--inputs", type=click.IntRange(min=1), default=8, show_default=True, help="Random inputs x.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option(
     "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True
 )

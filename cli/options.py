@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -13,6 +15,16 @@ from polyequiv import groups
 from polyequiv.errors import SizeLimitError, SpecError
 from polyequiv.reps import Representation
 from polyequiv.spec import LayerSpec
+
+#: Sizes one ``--n`` (or ``--cardinalities``) range may list.
+MAX_RANGE_SIZES = 10_000
+
+
+class OneLineChoice(click.Choice):
+    """A :class:`click.Choice` whose "missing option" message is one line (click lists one per line)."""
+
+    def get_missing_message(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "Choose from " + ", ".join(map(str, self.choices)) + "."
 
 
 class RefusedError(click.ClickException):
@@ -123,7 +135,8 @@ def spec_options(
                     type=click.Choice(["auto", "symbolic", "sparse"]),
                     default="auto",
                     show_default=True,
-                    help="sympy expansion, or index arithmetic for large n.",
+                    help="auto is sparse (index arithmetic, the fastest); symbolic (sympy expansion) is the "
+                    "cross-check.",
                 )
             )
         if with_n:
@@ -265,16 +278,36 @@ def parse_n_range(text: str) -> list[int]:
                 stride = int(step) if step else 1
                 if stride < 1 or high < low:
                     raise ValueError
-                values.extend(range(low, high + 1, stride))
+                sizes = range(low, high + 1, stride)
             else:
-                values.append(int(part))
+                sizes = range(int(part), int(part) + 1)
         except ValueError:
             raise click.BadParameter(
                 f"{part!r} is not a size or a range; write e.g. 1-8, 3,5,10 or 2-20:2", param_hint="'--n'"
             ) from None
+        if len(values) + len(sizes) > MAX_RANGE_SIZES:
+            raise click.BadParameter(
+                f"{text!r} lists more than {MAX_RANGE_SIZES:,} sizes ({len(values) + len(sizes):,}); "
+                "use a step, e.g. 10-100000:1000",
+                param_hint="'--n'",
+            )
+        values.extend(sizes)
     if not values or min(values) < 1:
         raise click.BadParameter("every n must be ≥ 1", param_hint="'--n'")
     return sorted(set(values))
+
+
+def check_writable(path: Path, param_hint: str) -> None:
+    """Refuse up front (exit 2) a file path that cannot be written: a folder, or one below a file."""
+    if path.is_dir():
+        raise click.BadParameter(f"{path} is a folder", param_hint=param_hint)
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise click.BadParameter(f"cannot write {path}: {ancestor} is not a folder", param_hint=param_hint)
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise click.BadParameter(f"cannot write {path}: {ancestor} is not writable", param_hint=param_hint)
 
 
 def echo_json(data: Any) -> None:

@@ -10,7 +10,7 @@ import click
 from polyequiv.derivation import derive
 from polyequiv.locking import LockedError, hold_lock
 from polyequiv.scheme import TyingScheme
-from polyequiv_cli.options import RefusedError, build_spec, library_errors, spec_options
+from polyequiv_cli.options import RefusedError, build_spec, check_writable, library_errors, spec_options
 
 
 @click.command("compile")
@@ -35,8 +35,7 @@ def compile_command(ctx: click.Context, n: int, output: Path, engine: str, **spe
     A second compile to the same path while one runs is refused (exit 2).
     """
     spec = build_spec(ctx, n, spec_flags)
-    if output.exists() and output.is_dir():
-        raise click.BadParameter(f"{output} is a folder", param_hint="'--output'")
+    check_writable(output, "'--output'")
     try:
         with hold_lock(output, folder=False):
             scheme = TyingScheme.from_derivation(derive(spec, engine=engine))
@@ -44,7 +43,8 @@ def compile_command(ctx: click.Context, n: int, output: Path, engine: str, **spe
     except LockedError as error:
         raise RefusedError(f"refused: {error}") from None
     except OSError as error:
-        raise click.FileError(str(output), hint=error.strerror or str(error)) from None
+        raise click.BadParameter(f"cannot write {output}: {error.strerror or error}",
+                                 param_hint="'--output'") from None
     click.echo(
         f"wrote {output}: {spec}, {scheme.num_weights:,} weights, {scheme.num_classes:,} classes, "
         f"{scheme.num_free:,} free parameters, function dim {scheme.function_dim:,}"

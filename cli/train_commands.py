@@ -16,14 +16,18 @@ from polyequiv.fileio import atomic_write_text
 from polyequiv.locking import LockedError
 from polyequiv.tasks import TaskError, task_names
 from polyequiv.training.results import ResultsError, comparison_rows, find_runs, format_table, read_results
-from polyequiv_cli.options import RefusedError, echo_json, parse_n_range
+from polyequiv_cli.options import OneLineChoice, RefusedError, check_writable, echo_json, parse_n_range
 
 # torch is imported only by the commands that train, so `polyequiv derive` stays fast; this list is
 # checked against polyequiv.models.model_names() by the tests.
 MODEL_NAMES = ("tied-linear", "tied-quadratic", "deepsets", "lstm", "mlp", "penalty-mlp",
                "tied-edge-linear", "tied-edge-cubic", "gcn", "gin", "row-mlp", "deepsets-rows",
                "tied-circular-linear", "tied-circular-quadratic", "cnn", "image-mlp", "seed-sharing")
+#: Torch thread pools beyond this are refused (torch crashes on absurd values such as 100,000).
+MAX_THREADS = 256
 LOSSES = ("l1", "mse", "cross-entropy")
+#: Image files `plot` writes (matplotlib's formats, picked by the suffix).
+IMAGE_FORMATS = ("png", "svg", "pdf", "jpg", "jpeg", "eps", "ps", "tif", "tiff", "webp")
 SCHEDULES = ("constant", "cosine")
 
 
@@ -112,7 +116,7 @@ def run_options(command: Callable) -> Callable:
                      help="Graph tasks: split train/test by base graph (default) or at random (the seed's)."),
         click.option("--option", "option_pairs", multiple=True, metavar="KEY=VALUE",
                      help="Model option, repeatable: hidden=4, pooling=mean, penalty=1.0, …"),
-        click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+        click.option("--threads", type=click.IntRange(min=1, max=MAX_THREADS), default=1, show_default=True,
                      help="Torch threads; 1 is fastest for these small models."),
         click.option("--device", default="cpu", show_default=True,
                      help="Torch device: cpu, cuda, cuda:1, mps."),
@@ -159,12 +163,13 @@ def _echo_err(line: str) -> None:
     click.echo(line, err=True)
 
 
-TASK_OPTION = click.option("--task", "task", type=click.Choice(task_names()), required=True, help="Set task.")
+TASK_OPTION = click.option("--task", "task", type=OneLineChoice(task_names()), required=True,
+                           help="Set task.")
 
 
 @click.command("train")
 @TASK_OPTION
-@click.option("--model", "model", type=click.Choice(MODEL_NAMES), required=True, help="Model to train.")
+@click.option("--model", "model", type=OneLineChoice(MODEL_NAMES), required=True, help="Model to train.")
 @run_options
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Run folder: checkpoint.pt, train.log, results.json.")
@@ -193,6 +198,9 @@ def train_command(task: str, model: str, out: Path, resume: bool, overwrite: boo
     from polyequiv.training.config import RunConfig
     from polyequiv.training.loop import train
 
+    if resume and overwrite:
+        raise click.BadParameter("give --resume (continue the run) or --overwrite (replace it), not both",
+                                 param_hint="'--resume'")
     config = RunConfig.create(
         task, model, seed=seed, epochs=epochs, batch_size=batch_size, lr=lr, loss=loss, schedule=schedule,
         model_options=_parse_options(option_pairs),
@@ -239,9 +247,14 @@ def compare_command(task: str, models: str | None, out: Path | None, overwrite: 
     from polyequiv.training.comparison import compare, supported_models
     from polyequiv.training.config import RunConfig
 
+    if json_path is not None:
+        check_writable(json_path, "'--json'")
     wanted = None
     if models is not None:
         wanted = [name.strip() for name in models.split(",") if name.strip()]
+        if not wanted:
+            raise click.BadParameter(f"{models!r} names no model; e.g. --models deepsets,tied-linear",
+                                     param_hint="'--models'")
         for name in wanted:
             if name not in MODEL_NAMES:
                 raise click.BadParameter(f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES)}",
@@ -302,6 +315,11 @@ def plot_command(runs: tuple[Path, ...], output: Path, metric: str | None, patte
         raise click.UsageError("give RUNS (run folders), or --patterns SPEC")
     from polyequiv.training.plotting import plot_metric, run_labels
 
+    check_writable(output, "'--output'")
+    image_format = output.suffix.lstrip(".").lower() or "png"
+    if image_format not in IMAGE_FORMATS:
+        raise click.BadParameter(f"cannot draw a .{image_format} image; use one of "
+                                 f"{', '.join('.' + f for f in IMAGE_FORMATS)}", param_hint="'--output'")
     try:
         folders = find_runs(runs)
         results = [read_results(path) for path in folders]
@@ -314,6 +332,9 @@ def plot_command(runs: tuple[Path, ...], output: Path, metric: str | None, patte
         plot_metric(results, metric, output, labels=run_labels(results, folders), title=title)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="'--metric'") from None
+    except OSError as error:
+        raise click.BadParameter(f"cannot write {output}: {error.strerror or error}",
+                                 param_hint="'--output'") from None
     click.echo(f"wrote {output} ({len(results)} runs, {metric})")
 
 

@@ -43,7 +43,6 @@ from polyequiv import groups, limits
 from polyequiv.blocks import SparseSystem, decompose
 from polyequiv.constraints import AdditiveConstraint, ConstraintSystem, Equality
 from polyequiv.engines.sparse import derive_sparse
-from polyequiv.engines.symbolic import derive_symbolic
 from polyequiv.errors import SpecError
 from polyequiv.exact import exact_nullspace, exact_rank
 from polyequiv.graph import ConstraintGraph
@@ -129,15 +128,22 @@ def derive(spec: LayerSpec, engine: str = "auto") -> Derivation:
     engine : {"auto", "symbolic", "sparse"}
         ``symbolic`` expands with sympy (the seed's method); ``sparse`` uses
         index arithmetic and scales to hundreds of thousands of weights; both
-        give the same equations.  ``auto`` picks symbolic for small layers.
+        give the same equations.  ``auto`` is the sparse engine (faster at every
+        size); ``symbolic`` is the independent cross-check.
 
     Raises
     ------
     SpecError
-        For an unknown engine.
+        For an unknown engine, or a ``spec`` that is not a :class:`LayerSpec`.
     SizeLimitError
         When the request is too large, with the estimate that decided it.
     """
+    if not isinstance(spec, LayerSpec):
+        raise SpecError(
+            f"derive needs a LayerSpec, got {type(spec).__name__} {spec!r}; "
+            "e.g. derive(LayerSpec(n=5, degree=2)) or derive(LayerSpec.parse('S5 quadratic ordered "
+            "equivariant'))"
+        )
     if engine not in ENGINES:
         raise SpecError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     started = time.perf_counter()
@@ -147,7 +153,12 @@ def derive(spec: LayerSpec, engine: str = "auto") -> Derivation:
     if engine == "symbolic":
         limits.check_symbolic(spec)
     index = WeightIndex(spec)
-    system = derive_symbolic(index) if engine == "symbolic" else derive_sparse(index)
+    if engine == "symbolic":
+        from polyequiv.engines.symbolic import derive_symbolic  # sympy, imported only here
+
+        system = derive_symbolic(index)
+    else:
+        system = derive_sparse(index)
     graph = ConstraintGraph(system)
     counts = count_parameters(graph)
     return Derivation(

@@ -3,23 +3,61 @@
 Rows are sparse integer vectors ``{column: coefficient}``.  Ranks and
 nullspaces are computed by sparse Gauss–Jordan elimination over ``QQ``; the
 results are exact integers and fractions.
+
+Rows with a single nonzero (``c·e_j``) are taken out first: they make ``j`` a
+pivot, and the other rows only matter on the remaining columns, because
+``rowspace(R) = span{e_j : j ∈ P} ⊕ rowspace(R restricted to the columns ∉ P)``.
+Repeating until no such row is left is exact, and when nothing remains (a layer
+without additive constraints) sympy is not even imported.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
-from sympy import QQ, ZZ
-from sympy.polys.matrices import DomainMatrix
+if TYPE_CHECKING:
+    from sympy.polys.matrices import DomainMatrix
 
 SparseRow = Mapping[int, int]
 
 
 def _matrix(rows: Sequence[SparseRow], num_columns: int) -> DomainMatrix:
+    from sympy import QQ, ZZ
+    from sympy.polys.matrices import DomainMatrix
+
     data = {r: {int(c): ZZ(int(v)) for c, v in row.items() if v} for r, row in enumerate(rows)}
     data = {r: row for r, row in data.items() if row}
     return DomainMatrix(data, (len(rows), num_columns), ZZ).convert_to(QQ)
+
+
+def peel_unit_rows(rows: Sequence[SparseRow]) -> tuple[set[int], list[dict[int, int]]]:
+    """Pivot columns forced by single-nonzero rows, and the other rows restricted to the rest.
+
+    ``rank(R) = |P| + rank(rest)`` and ``{v : Rv = 0} = {v : v_P = 0, rest·v = 0}``.
+
+    >>> peel_unit_rows([{0: 2}, {0: 1, 1: -1}, {1: 1, 2: 1, 3: 1}])
+    ({0, 1}, [{2: 1, 3: 1}])
+    """
+    rest = [{int(c): int(v) for c, v in row.items() if v} for row in rows]
+    rows_of_column: dict[int, list[int]] = {}
+    for number, row in enumerate(rest):
+        for column in row:
+            rows_of_column.setdefault(column, []).append(number)
+    pivots: set[int] = set()
+    queue = [number for number, row in enumerate(rest) if len(row) == 1]
+    while queue:  # each nonzero is removed at most once: linear in the nonzeros
+        row = rest[queue.pop()]
+        if len(row) != 1:
+            continue  # emptied since it was queued (its column became a pivot through another row)
+        (column,) = row
+        pivots.add(column)
+        for number in rows_of_column[column]:
+            other = rest[number]
+            if other.pop(column, None) is not None and len(other) == 1:
+                queue.append(number)
+    return pivots, [row for row in rest if row]
 
 
 def exact_rank(rows: Sequence[SparseRow], num_columns: int) -> int:
@@ -30,7 +68,8 @@ def exact_rank(rows: Sequence[SparseRow], num_columns: int) -> int:
     """
     if not rows or num_columns == 0:
         return 0
-    return int(_matrix(rows, num_columns).rank())
+    pivots, rest = peel_unit_rows(rows)
+    return len(pivots) + (int(_matrix(rest, num_columns).rank()) if rest else 0)
 
 
 def exact_nullspace(rows: Sequence[SparseRow], num_columns: int) -> list[dict[int, Fraction]]:
@@ -50,13 +89,14 @@ def nullspace_by_free_column(
     rows: Sequence[SparseRow], num_columns: int
 ) -> list[tuple[int, dict[int, Fraction]]]:
     """:func:`exact_nullspace` with each vector's free column: ``[(f, v), ...]``, ``f`` ascending."""
-    if not rows:
-        return [(c, {c: Fraction(1)}) for c in range(num_columns)]
-    rref, pivots = _matrix(rows, num_columns).rref()
+    unit_pivots, rest = peel_unit_rows(rows)
     pivot_rows = {}
-    for row in rref.to_sparse().rep.values():
-        pivot_rows[min(row)] = row
-    pivot_set = set(pivots)
+    pivot_set = set(unit_pivots)
+    if rest:
+        rref, pivots = _matrix(rest, num_columns).rref()
+        for row in rref.to_sparse().rep.values():
+            pivot_rows[min(row)] = row
+        pivot_set.update(pivots)
     basis = []
     for free in range(num_columns):
         if free in pivot_set:

@@ -12,33 +12,59 @@ Algorithm
    *reduced additive system* on the classes; :mod:`polyequiv.blocks` takes its
    exact rank.
 
-Components are computed with ``scipy.sparse.csgraph`` (fast on millions of
-edges); :meth:`ConstraintGraph.as_networkx` gives the same graph as a networkx
-object, whose connected components are the same classes.
+Components are computed by vectorised hooking and pointer jumping in numpy
+(:func:`component_labels`, fast on millions of edges and free of the import
+cost of scipy); :meth:`ConstraintGraph.as_networkx` gives the same graph as a
+networkx object (imported only then), whose connected components are the same
+classes.
 """
 
 from __future__ import annotations
 
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-import networkx as nx
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from polyequiv.constraints import ConstraintSystem, canonical_form
 
+if TYPE_CHECKING:
+    import networkx as nx
+
 
 def component_labels(num_nodes: int, edges: np.ndarray) -> np.ndarray:
-    """Component of each node, numbered in order of each component's smallest node."""
+    """Component of each node, numbered in order of each component's smallest node.
+
+    Every node keeps a parent with ``parent[v] ≤ v``.  A round replaces the two
+    ends of each edge by their roots, hooks the larger root under the smaller
+    one (``parent[hi] = lo``, one ``lo`` per ``hi``) and compresses every path by pointer jumping
+    (``parent ← parent[parent]`` until it stops changing).  Each round at least
+    halves the number of trees that still touch an edge between two trees, so
+    there are O(log V) rounds of O(E + V log V) vectorised work.
+
+    >>> component_labels(5, np.array([[3, 1], [4, 0]])).tolist()
+    [0, 1, 2, 1, 0]
+    """
     if num_nodes == 0:
         return np.zeros(0, dtype=np.int64)
     edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
-    graph = coo_matrix(
-        (np.ones(edges.shape[0], dtype=np.int8), (edges[:, 0], edges[:, 1])), shape=(num_nodes, num_nodes)
-    )
-    _, raw = connected_components(graph, directed=False)
-    return renumber_by_first_appearance(raw)
+    parent = np.arange(num_nodes, dtype=np.int64)
+    ends_a, ends_b = edges[:, 0], edges[:, 1]
+    while ends_a.size:
+        roots_a, roots_b = parent[ends_a], parent[ends_b]
+        apart = roots_a != roots_b
+        if not apart.any():
+            break
+        ends_a, ends_b = ends_a[apart], ends_b[apart]
+        roots_a, roots_b = roots_a[apart], roots_b[apart]
+        # any smaller root will do (a repeated index keeps one of its values): hi's tree joins lo's
+        parent[np.maximum(roots_a, roots_b)] = np.minimum(roots_a, roots_b)
+        while True:
+            jumped = parent[parent]
+            if np.array_equal(jumped, parent):
+                break
+            parent = jumped
+    return renumber_by_first_appearance(parent)
 
 
 class ConstraintGraph:
@@ -101,6 +127,8 @@ class ConstraintGraph:
     def as_networkx(self) -> nx.Graph:
         """Weights as nodes (attribute ``name``); equalities, gauge ties and merges as edges
         (attribute ``kind``)."""
+        import networkx as nx
+
         index = self.system.index
         graph = nx.Graph()
         graph.add_nodes_from((w, {"name": index.weight_name(w)}) for w in range(self.num_weights))

@@ -14,8 +14,9 @@ soon as they hold for a set of generators (the lecture's "generated group"
 lemma), which is why the engines only look at generators while
 :mod:`polyequiv.verify` checks random elements of the whole group.
 
-Groups are built with :mod:`sympy.combinatorics`; cycle notation follows
-sympy's, e.g. ``"(0 1)(2 3),(0 2 4)"`` is two generators.
+Groups are built with :mod:`sympy.combinatorics` (imported only when a group
+object is needed: orders of custom groups, random elements); cycle notation
+follows sympy's, e.g. ``"(0 1)(2 3),(0 2 4)"`` is two generators.
 """
 
 from __future__ import annotations
@@ -23,11 +24,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sympy.combinatorics import Permutation, PermutationGroup
 
 from polyequiv.errors import SpecError
+
+if TYPE_CHECKING:
+    from sympy.combinatorics import PermutationGroup
 
 #: Array-form permutation: ``perm[i] = σ(i)``.
 ArrayPerm = tuple[int, ...]
@@ -223,6 +227,8 @@ def permutation_group(n: int, generators: Sequence[ArrayPerm]) -> PermutationGro
 
 @lru_cache(maxsize=64)
 def _cached_group(n: int, generators: tuple[ArrayPerm, ...]) -> PermutationGroup:
+    from sympy.combinatorics import Permutation, PermutationGroup
+
     perms = [Permutation(list(g)) for g in generators] or [Permutation(list(range(n)))]
     return PermutationGroup(perms)
 

@@ -46,11 +46,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from polyequiv import limits
 from polyequiv.errors import SizeLimitError, SpecError
+from polyequiv.graph import component_labels
 from polyequiv.reps import Representation
 from polyequiv.spec import LayerSpec
 
@@ -226,10 +225,7 @@ def _orbits(out_term: str, in_terms: tuple[str, ...], composition: tuple[int, ..
     if layout.generators:
         images = [np.searchsorted(codes, _codes(_normalise(rows[:, list(g)]))) for g in layout.generators]
         pairs = np.concatenate([np.stack([np.arange(rows.shape[0]), image], 1) for image in images])
-        graph = coo_matrix(
-            (np.ones(pairs.shape[0], dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(rows.shape[0],) * 2
-        )
-        _, orbit_of = connected_components(graph, directed=False)
+        orbit_of = component_labels(rows.shape[0], pairs)
     _, first = np.unique(orbit_of, return_index=True)
     first = np.sort(first)
     # renumber orbits by their smallest string, so orbit number = representative number

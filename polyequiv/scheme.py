@@ -137,6 +137,10 @@ def content_hash(content: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
+#: Bytes of the largest scheme file read: ≈ 20 per weight at :data:`limits.MAX_WEIGHTS`, with room.
+MAX_SCHEME_BYTES = 1_000_000_000
+
+
 def load_scheme(path: str | os.PathLike, *, rederive: bool = True) -> TyingScheme:
     """Read and validate a scheme file written by :meth:`TyingScheme.save`.
 
@@ -154,11 +158,22 @@ def load_scheme(path: str | os.PathLike, *, rederive: bool = True) -> TyingSchem
         field of the wrong type, size or range, a wrong hash, or (with
         ``rederive``) does not match a fresh derivation.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise SchemeFileError(f"load_scheme needs a file path, got {type(path).__name__} {path!r}")
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_SCHEME_BYTES:
+            raise SchemeFileError(
+                f"{path} holds {size:,} bytes, more than any scheme the engines can write "
+                f"(limit {MAX_SCHEME_BYTES:,}); is it a scheme file?"
+            )
         text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise SchemeFileError(f"cannot read scheme file {path}: {error.strerror or error}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        raise SchemeFileError(f"cannot read scheme file {path}: {reason}") from None
+    if not text.strip():
+        raise SchemeFileError(f"{path} is empty (not a scheme file)")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:

@@ -289,6 +289,9 @@ class LayerSpec:
         the mode: ``"S5 quadratic ordered E -> V"``, ``"S6 linear ordered V + E -> 1 +bias"``.
         Grid groups name their shape: ``"T10x10 linear ordered equivariant"``, ``"TD8x8 ..."``.
         """
+        if not isinstance(text, str):
+            raise SpecError(f"LayerSpec.parse needs a string such as 'S5 quadratic ordered equivariant', "
+                            f"got {type(text).__name__} {text!r}")
         grid = re.fullmatch(r"\s*(TD|T)(\d+)x(\d+)\s+(.*)", text)
         if grid:
             letters, height, width, rest = grid.groups()

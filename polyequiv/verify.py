@@ -24,6 +24,7 @@ import numpy as np
 from polyequiv import groups
 from polyequiv.derivation import Derivation
 from polyequiv.engines.sparse import slot_pairs
+from polyequiv.errors import SizeLimitError, SpecError
 from polyequiv.graph import component_labels
 from polyequiv.indexing import WeightIndex
 from polyequiv.orbits import (
@@ -38,6 +39,8 @@ from polyequiv.patterns import count_by_patterns
 TOLERANCE = 1e-9
 #: Relative residual above which a perturbed layer counts as broken.
 BREAK_THRESHOLD = 1e-4
+#: Entries of the largest float64 array verification may allocate (group elements × n, inputs × tuples).
+MAX_VERIFY_ENTRIES = 50_000_000
 
 
 def evaluate_layer(index: WeightIndex, weights: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -135,9 +138,18 @@ class VerificationReport:
 
 
 def verify(result: Derivation, *, elements: int = 20, inputs: int = 8, seed: int = 0) -> VerificationReport:
-    """Check ``result`` numerically on random elements of the whole group; see the module docstring."""
-    rng = np.random.default_rng(seed)
+    """Check ``result`` numerically on random elements of the whole group; see the module docstring.
+
+    Raises
+    ------
+    SpecError
+        For ``elements`` or ``inputs`` below 1 or not integers, or a negative ``seed``.
+    SizeLimitError
+        When the sampled elements or the input products would exceed :data:`MAX_VERIFY_ENTRIES`.
+    """
     spec, index = result.spec, result.index
+    _check_sizes(spec.n, index.num_tuples, elements=elements, inputs=inputs, seed=seed)
+    rng = np.random.default_rng(seed)
     sampled = groups.random_group_elements(spec.n, spec.group_generators, elements, rng)
     generators = np.array(spec.group_generators, dtype=np.int64).reshape(-1, spec.n)
     all_elements = np.concatenate([generators, sampled])
@@ -174,6 +186,20 @@ def verify(result: Derivation, *, elements: int = 20, inputs: int = 8, seed: int
         derived_count=derived,
         problems=problems,
     )
+
+
+def _check_sizes(n: int, num_tuples: int, *, elements: int, inputs: int, seed: int) -> None:
+    for name, value, minimum in (("elements", elements, 1), ("inputs", inputs, 1), ("seed", seed, 0)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+            raise SpecError(f"{name} must be an integer ≥ {minimum}, got {value!r}")
+    for what, entries in (("group elements", elements * n), ("input products", inputs * num_tuples)):
+        if entries > MAX_VERIFY_ENTRIES:
+            raise SizeLimitError(
+                f"verification would hold {entries:,} {what} ({elements:,} elements, {inputs:,} inputs); "
+                f"the limit is {MAX_VERIFY_ENTRIES:,}. Use fewer --elements or --inputs",
+                estimate=entries,
+                limit=MAX_VERIFY_ENTRIES,
+            )
 
 
 def _constrained_weight(index: WeightIndex) -> int | None:

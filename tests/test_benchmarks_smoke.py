@@ -136,3 +136,19 @@ def test_grid_layer_benchmark_quick_mode_runs_and_reports_json() -> None:
         params = {r["layer"]: r["parameters"] for r in rows if (r["shape"], r["degree"], r["support"]) == key}
         assert params["dense"] == params["circular"]
     assert all(row["seconds"] > 0 for row in rows) and "speed-up" in completed.stdout
+
+
+def test_startup_benchmark_quick_mode_runs_and_reports_json() -> None:
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_startup.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    document = json.loads(completed.stdout.split("\n\n")[0])
+    processes = {row["command"]: row["after"] for row in document["processes"]}
+    assert processes["polyequiv --help"]["heavy_imports"] == []
+    assert all(row["median_s"] > 0 for row in processes.values())
+    assert [row["auto"] for row in document["engines"]] == ["sparse", "sparse"]
+    assert "-X importtime" in completed.stdout

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import sympy as sp
 from hypothesis import given
+from hypothesis import strategies as st
 from strategies import small_specs
 
 from polyequiv import LayerSpec, derive
@@ -68,9 +69,14 @@ def test_cyclic_linear_layer_is_circulant() -> None:
 
 
 # ----------------------------------------------------------------------------- independent paths
-@given(small_specs())
-def test_function_dim_is_the_burnside_orbit_count(spec: LayerSpec) -> None:
-    result = derive(spec)
+# `--engine auto` is the sparse engine; drawing the engine keeps the symbolic one tested end to end
+ENGINES = st.sampled_from(["symbolic", "sparse"])
+
+
+@given(small_specs(), ENGINES)
+def test_function_dim_is_the_burnside_orbit_count(spec: LayerSpec, engine: str) -> None:
+    result = derive(spec, engine=engine)
+    assert result.engine == engine
     assert result.function_dim == burnside_orbit_count(spec)
     if spec.indexing == "ordered" or spec.gauge == "symmetric":
         assert result.distinct_weights == result.free_parameters == result.function_dim
@@ -159,9 +165,9 @@ def test_gauge_symmetric_equals_ordered_for_every_small_layer() -> None:
 
 
 # ----------------------------------------------------------------------------- the graph
-@given(small_specs())
-def test_networkx_components_are_the_classes(spec: LayerSpec) -> None:
-    result = derive(spec)
+@given(small_specs(), ENGINES)
+def test_networkx_components_are_the_classes(spec: LayerSpec, engine: str) -> None:
+    result = derive(spec, engine=engine)
     graph = result.graph.as_networkx()
     components = sorted(sorted(c) for c in nx.connected_components(graph))
     classes = sorted(sorted(m.tolist()) for m in result.graph.class_members)

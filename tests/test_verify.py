@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 from strategies import small_specs
 
 from polyequiv import LayerSpec, derive, verify
@@ -16,9 +17,9 @@ from polyequiv.graph import ConstraintGraph
 from polyequiv.verify import evaluate_layer, random_tied_weights
 
 
-@given(small_specs())
-def test_derived_layers_pass_verification(spec: LayerSpec) -> None:
-    report = verify(derive(spec), elements=6, inputs=4, seed=3)
+@given(small_specs(), st.sampled_from(["symbolic", "sparse"]))
+def test_derived_layers_pass_verification(spec: LayerSpec, engine: str) -> None:
+    report = verify(derive(spec, engine=engine), elements=6, inputs=4, seed=3)
     assert report.passed, report.problems
     assert report.max_residual < 1e-9
 

@@ -8,6 +8,7 @@ a :class:`ModelContext`.  The models themselves live in one module per domain
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -125,6 +126,43 @@ def get_model_definition(name: str) -> ModelDefinition:
         raise ModelError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}") from None
 
 
+#: Largest value an integer model option (a width, a depth, a degree) may take.
+MAX_INT_OPTION = 100_000
+
+
+def check_options(name: str, options: dict[str, Any]) -> None:
+    """Refuse options ``name`` does not take, and values of another type than the option's default.
+
+    Integer options must be integers in ``0 .. MAX_INT_OPTION``, float options finite
+    numbers, text options text, flags ``True``/``False``; what a model needs beyond
+    that (``hidden ≥ 1``, a known pooling) its own constructor checks.
+
+    >>> check_options("mlp", {"hidden": "wide"})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    polyequiv.models.registry.ModelError: option hidden of model 'mlp' must be an integer in 0..100000, ...
+    """
+    definition = get_model_definition(name)
+    unknown = set(options) - set(definition.options)
+    if unknown:
+        known = ", ".join(definition.options) or "none"
+        raise ModelError(f"model {name!r} takes no option {sorted(unknown)[0]!r} (its options: {known})")
+    for key, value in options.items():
+        default = definition.options[key]
+        if isinstance(default, bool):
+            ok, wanted = isinstance(value, bool), "true or false"
+        elif isinstance(default, int):
+            ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_INT_OPTION
+            wanted = f"an integer in 0..{MAX_INT_OPTION}"
+        elif isinstance(default, float):
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            wanted = "a finite number"
+        else:
+            ok, wanted = isinstance(value, type(default)), f"of type {type(default).__name__}"
+        if not ok:
+            raise ModelError(f"option {key} of model {name!r} must be {wanted}, got {value!r}")
+
+
 def build_model(name: str, context: ModelContext, **options: Any) -> SetModel:
     """Build the model ``name`` for a task described by ``context``.
 
@@ -144,10 +182,7 @@ def build_model(name: str, context: ModelContext, **options: Any) -> SetModel:
         For an unknown model, an unknown option, or a task the model cannot do.
     """
     definition = get_model_definition(name)
-    unknown = set(options) - set(definition.options)
-    if unknown:
-        known = ", ".join(definition.options) or "none"
-        raise ModelError(f"model {name!r} takes no option {sorted(unknown)[0]!r} (its options: {known})")
+    check_options(name, options)
     if definition.domain != context.domain:
         raise ModelError(f"model {name!r} reads {definition.domain}, and this task is on {context.domain}")
     return definition.build(context, **{**definition.options, **options})

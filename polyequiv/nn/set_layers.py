@@ -45,9 +45,12 @@ import torch
 from torch import Tensor, nn
 
 from polyequiv.channels import ChannelStructure, SlotOrbit
+from polyequiv.nn.checks import check_count, check_dtype, check_input, check_mask
 from polyequiv.spec import LayerSpec
 
 POOLINGS = ("sum", "mean")
+#: Highest degree built: the patterns (and their set-partition terms) grow like Bell numbers.
+MAX_DEGREE = 8
 
 
 @dataclass(frozen=True)
@@ -149,10 +152,10 @@ class SetPolyLayer(nn.Module):
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
-        if in_channels < 1 or out_channels < 1:
-            raise ValueError(
-                f"channels must be ≥ 1, got in_channels={in_channels}, out_channels={out_channels}"
-            )
+        degree = check_count("degree", degree, minimum=0, maximum=MAX_DEGREE)
+        in_channels = check_count("in_channels", in_channels)
+        out_channels = check_count("out_channels", out_channels)
+        check_dtype(dtype)
         self.degree, self.in_channels, self.out_channels = degree, in_channels, out_channels
         self.bias, self.mode, self.pooling = bias, mode, pooling
         self.reference_spec = LayerSpec(n=degree + 1, degree=degree, bias=bias, mode=mode)
@@ -196,11 +199,11 @@ class SetPolyLayer(nn.Module):
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         """``x`` (batch, n, c_in), ``mask`` (batch, n) bool → (batch, n, c_out) or (batch, c_out)."""
+        check_input("input", x, like=self.weight)
         if x.dim() != 3 or x.shape[2] != self.in_channels:
             raise ValueError(f"expected input of shape (batch, n, {self.in_channels}), got {tuple(x.shape)}")
         if mask is not None:
-            if mask.shape != x.shape[:2]:
-                raise ValueError(f"mask must have shape {tuple(x.shape[:2])}, got {tuple(mask.shape)}")
+            mask = check_mask(mask, tuple(x.shape[:2]))
             x = x * mask.unsqueeze(-1).to(x.dtype)
         power_sums = self._power_sums(x, mask)
         # Θ contracted with the power sums, added up by the number p of factors pinned to x_k:

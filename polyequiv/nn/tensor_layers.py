@@ -65,6 +65,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from polyequiv.nn.checks import check_count, check_dtype, check_input, check_mask
 from polyequiv.patterns import Pattern, _normalise, _orbits, layer_patterns
 from polyequiv.reps import Representation
 
@@ -124,8 +125,12 @@ class TensorPolyLayer(nn.Module):
         device: torch.device | str | None = None,
     ) -> None:
         super().__init__()
-        if in_channels < 1 or out_channels < 1:
-            raise ValueError(f"channels must be ≥ 1, got {in_channels}, {out_channels}")
+        degree = check_count("degree", degree, minimum=0)
+        in_channels = check_count("in_channels", in_channels)
+        out_channels = check_count("out_channels", out_channels)
+        check_dtype(dtype)
+        if not isinstance(bias, bool):
+            raise ValueError(f"bias must be True or False, got {bias!r}")
         self.in_rep, self.out_rep = Representation.parse(in_rep), Representation.parse(out_rep)
         self.degree, self.bias = degree, bias
         self.in_channels, self.out_channels = in_channels, out_channels
@@ -332,6 +337,12 @@ class TensorPolyLayer(nn.Module):
             raise ValueError(
                 f"{self.in_rep} takes {len(terms)} input tensor(s), one per term; got {len(inputs)}"
             )
+        for term, x in zip(terms, inputs, strict=True):
+            check_input(f"input term {term}", x, like=self.weight)
+        if mask is not None:
+            nodes = [x for x, a in zip(inputs, self.in_rep.arities, strict=True) if a and x.dim() >= 2]
+            if nodes:
+                check_mask(mask, tuple(nodes[0].shape[:2]))
         checked = []
         for term, arity, x in zip(terms, self.in_rep.arities, inputs, strict=True):
             if x.dim() != arity + 2 or x.shape[-1] != self.in_channels:
@@ -351,8 +362,8 @@ class TensorPolyLayer(nn.Module):
         sizes = {x.shape[1] for x, a in zip(checked, self.in_rep.arities, strict=True) if a}
         if len(sizes) > 1:
             raise ValueError(f"input terms disagree on the number of nodes: {sorted(sizes)}")
-        if mask is not None and sizes and mask.shape != (checked[0].shape[0], *sizes):
-            raise ValueError(f"mask must have shape (batch, n), got {tuple(mask.shape)}")
+        if mask is not None and sizes:
+            check_mask(mask, (checked[0].shape[0], *sizes))
         return checked
 
     def _size(self, xs: list[Tensor]) -> int:

@@ -43,6 +43,7 @@ from polyequiv.channels import ChannelStructure
 from polyequiv.errors import SizeLimitError
 from polyequiv.indexing import WeightIndex
 from polyequiv.limits import estimate_weights
+from polyequiv.nn.checks import check_count, check_dtype, check_input
 from polyequiv.scheme import TyingScheme
 from polyequiv.spec import LayerSpec
 
@@ -113,12 +114,16 @@ class TiedPolynomialLayer(nn.Module):
         device: torch.device | str | None = None,
     ) -> None:
         super().__init__()
+        if not isinstance(spec, (LayerSpec, TyingScheme)):
+            raise ValueError(
+                f"spec must be a LayerSpec or a TyingScheme (e.g. LayerSpec.parse('S5 quadratic ordered "
+                f"equivariant') or load_scheme(path)), got {type(spec).__name__} {spec!r}"
+            )
         scheme = spec if isinstance(spec, TyingScheme) else None
         spec = scheme.spec if scheme is not None else spec
-        if in_channels < 1 or out_channels < 1:
-            raise ValueError(
-                f"channels must be ≥ 1, got in_channels={in_channels}, out_channels={out_channels}"
-            )
+        in_channels = check_count("in_channels", in_channels)
+        out_channels = check_count("out_channels", out_channels)
+        check_dtype(dtype)
         self.spec, self.in_channels, self.out_channels = spec, in_channels, out_channels
         factory = {"dtype": dtype, "device": device}
         if spec.indexing == "full" and spec.gauge == "none":
@@ -229,6 +234,7 @@ class TiedPolynomialLayer(nn.Module):
     # ------------------------------------------------------------------ forward
     def forward(self, x: Tensor) -> Tensor:
         coordinates = self.spec.num_coordinates  # n for a set, n(n−1)/2 for E (polyequiv.reps)
+        check_input("input", x, like=self.weight)
         if x.dim() != 3 or x.shape[1] != coordinates or x.shape[2] != self.in_channels:
             raise ValueError(
                 f"expected input of shape (batch, {coordinates}, {self.in_channels}) for {self.spec}, "
@@ -247,7 +253,7 @@ class TiedPolynomialLayer(nn.Module):
             y = products @ weight.T  # (batch, outputs)
             return y.unsqueeze(-1) if self.spec.equivariant else y
         products = _channel_products(x, self.tuples, self.spec)  # (batch, T, c_in^d)
-        flat = weight.reshape(weight.shape[0], weight.shape[1], self.out_channels, -1)
+        flat = weight.reshape(weight.shape[0], weight.shape[1], self.out_channels, products.shape[-1])
         y = torch.einsum("bmc,kmoc->bko", products, flat)
         return y if self.spec.equivariant else y[:, 0]
 
@@ -364,7 +370,8 @@ def _channel_products(x: Tensor, tuples: Tensor, spec: LayerSpec) -> Tensor:
     products = x.new_ones(batch, tuples.shape[0], 1)
     for column in range(tuples.shape[1]):
         factor = x[:, tuples[:, column], :]  # (batch, T, c_in)
-        products = (products.unsqueeze(-1) * factor.unsqueeze(-2)).reshape(batch, tuples.shape[0], -1)
+        width = products.shape[-1] * c_in  # explicit: -1 is ambiguous for an empty batch
+        products = (products.unsqueeze(-1) * factor.unsqueeze(-2)).reshape(batch, tuples.shape[0], width)
     return products
 
 

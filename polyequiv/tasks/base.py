@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+#: Set elements (train + valid + every test split) a task may generate: 800 MB as float64.
+MAX_TASK_ELEMENTS = 100_000_000
+
 
 class TaskError(ValueError):
     """An unknown task name or sizes a task cannot be generated with."""
@@ -43,6 +46,17 @@ class TaskSizes:
             raise TaskError(f"max_train ({self.max_train}) is below min_train ({self.min_train})")
         if not self.cardinalities or min(self.cardinalities) < 1:
             raise TaskError(f"test cardinalities must be ≥ 1, got {list(self.cardinalities)}")
+        if self.elements > MAX_TASK_ELEMENTS:
+            raise TaskError(
+                f"refused: these sizes generate {self.elements:,} set elements ({self.train:,} + "
+                f"{self.valid:,} training/validation sets of up to {self.max_train:,}, {self.test:,} test "
+                f"sets per cardinality up to {max(self.cardinalities):,}); the limit is {MAX_TASK_ELEMENTS:,}"
+            )
+
+    @property
+    def elements(self) -> int:
+        """Set elements generated, padding included: ``(train + valid)·max_train + test·Σ cardinalities``."""
+        return (self.train + self.valid) * self.max_train + self.test * sum(self.cardinalities)
 
     def to_dict(self) -> dict[str, Any]:
         return {

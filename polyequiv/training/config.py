@@ -12,10 +12,12 @@ progress bar — are not part of it, so a run can be resumed on another thread c
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from polyequiv.models import ModelContext, ModelError, get_model_definition
+from polyequiv.models.registry import check_options
 from polyequiv.tasks import TaskError, get_definition
 
 LOSSES = ("l1", "mse", "cross-entropy")
@@ -74,8 +76,8 @@ class RunConfig:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
-        if not self.lr > 0:
-            raise ConfigError(f"lr must be positive, got {self.lr!r}")
+        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not 0 < self.lr < math.inf:
+            raise ConfigError(f"lr must be a positive finite number, got {self.lr!r}")
         if self.loss not in LOSSES:
             raise ConfigError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
         domain = ModelContext.of_definition(get_definition(self.task)).domain
@@ -94,11 +96,10 @@ class RunConfig:
         if unknown:
             raise ConfigError(f"unknown task option {sorted(unknown)[0]!r}; "
                               f"choose from {', '.join(TASK_OPTIONS)}")
-        known = get_model_definition(self.model).options
-        unknown = set(self.model_options) - set(known)
-        if unknown:
-            raise ConfigError(f"model {self.model!r} takes no option {sorted(unknown)[0]!r} "
-                              f"(its options: {', '.join(known) or 'none'})")
+        try:
+            check_options(self.model, self.model_options)
+        except ModelError as error:
+            raise ConfigError(str(error)) from None
 
     @classmethod
     def create(cls, task: str, model: str, *, seed: int = 0, epochs: int | None = None,

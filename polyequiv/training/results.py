@@ -35,6 +35,8 @@ from polyequiv.fileio import atomic_write_text
 SCHEMA = "polyequiv-results/1"
 RESULTS_NAME = "results.json"
 REQUIRED = ("config", "task", "model", "training", "evaluation", "diagnostics", "environment")
+#: Bytes of the largest results.json read (a real one is a few kB).
+MAX_RESULTS_BYTES = 64_000_000
 #: Cardinalities shown in tables (those a run has).
 TABLE_CARDINALITIES = (5, 10, 20, 50, 100)
 
@@ -55,8 +57,15 @@ def read_results(path: str | Path) -> dict[str, Any]:
     if not file.is_file():
         raise ResultsError(f"no {RESULTS_NAME} in {path} (is it a finished run folder?)")
     try:
-        results = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
+        size = file.stat().st_size
+        if size > MAX_RESULTS_BYTES:
+            raise ResultsError(f"{file} holds {size:,} bytes, more than any {RESULTS_NAME} "
+                               f"(limit {MAX_RESULTS_BYTES:,})")
+        text = file.read_text(encoding="utf-8")
+        if not text.strip():
+            raise ResultsError(f"{file} is empty (an interrupted copy?)")
+        results = json.loads(text)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ResultsError(f"cannot read {file}: {error}") from None
     if not isinstance(results, dict) or results.get("schema") != SCHEMA:
         raise ResultsError(f"{file} is not a {SCHEMA} file")
