@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from polyequiv import groups
-from polyequiv.compose.expansion import expand_network, network_constraints
-from polyequiv.compose.network import NetworkSpec, parse_layer_flags
-from polyequiv.compose.training import compare_methods
-from polyequiv.compose.variety import measure_variety
 from polyequiv.errors import SpecError
 from polyequiv_cli.options import echo_json, library_errors
+
+if TYPE_CHECKING:  # polyequiv.compose (flint, scipy) is imported by the command, not by `polyequiv --help`
+    from polyequiv.compose.network import NetworkSpec
 
 DEFAULT_SAMPLE = 10
 
@@ -79,6 +78,10 @@ def compose_command(
     """
     spec = _build(n, layers, spec_text, bias, indexing, group, generators)
     spec.check_size()
+    from polyequiv.compose.expansion import expand_network, network_constraints
+    from polyequiv.compose.training import compare_methods
+    from polyequiv.compose.variety import measure_variety
+
     constraints = network_constraints(expand_network(spec))
     measurement = measure_variety(spec, seed=seed, search=search) if variety else None
     runs = compare_methods(spec, train_task, steps=steps, seed=seed) if train_task else []
@@ -158,6 +161,8 @@ def _build(
     group: str,
     generators: str | None,
 ) -> NetworkSpec:
+    from polyequiv.compose.network import NetworkSpec, parse_layer_flags
+
     if spec_text:
         if layers or n is not None:
             raise SpecError("give either --spec or -n with --layers, not both")

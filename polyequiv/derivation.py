@@ -185,8 +185,14 @@ def count_parameters(graph: ConstraintGraph, method: str = "blockwise") -> dict[
     classes = graph.num_classes
     if method == "blockwise":
         additive = additive_system(graph)
-        rank_a = decompose(additive).rank
-        rank_am = decompose(additive.stacked(slot_system(graph))).rank
+        slots = slot_system(graph)
+        if additive.nnz == 0 and np.unique(slots.rows).size == slots.nnz:
+            # no additive constraint and one class per slot (ordered indexing, the symmetric
+            # gauge): M's rows are multiples of unit vectors, its rank the classes it touches
+            rank_a, rank_am = 0, int(np.unique(slots.cols).size)
+        else:
+            rank_a = decompose(additive).rank
+            rank_am = decompose(additive.stacked(slots)).rank
     elif method == "global":
         additive_rows = graph.reduced_additive
         slot_rows = _slot_rows(graph)

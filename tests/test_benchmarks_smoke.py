@@ -10,14 +10,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def run_benchmark(script: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run ``benchmarks/<script> ARGS`` in a fresh interpreter; a non-zero exit fails the test."""
+    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args],
+                          capture_output=True, text=True, check=True, timeout=timeout)
+
+
 def test_engine_benchmark_quick_mode_runs_and_reports_json() -> None:
-    completed = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_engine.py"), "--quick", "--repeats", "1"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    )
+    completed = run_benchmark("bench_engine.py", "--quick", "--repeats", "1")
     document = json.loads(completed.stdout.split("\n\n")[0])
     rows = [row for series in document["series"].values() for row in series]
     assert rows and all(row["distinct_weights"] == 4 for row in rows)
@@ -25,13 +25,7 @@ def test_engine_benchmark_quick_mode_runs_and_reports_json() -> None:
 
 
 def test_layer_benchmark_quick_mode_runs_and_reports_json() -> None:
-    completed = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_layers.py"), "--quick"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    )
+    completed = run_benchmark("bench_layers.py", "--quick")
     document = json.loads(completed.stdout.split("\n\n")[0])
     layers = {row["layer"]: row for row in document["cases"]}
     assert set(layers) == {"dense", "set", "deepsets"}
@@ -40,14 +34,8 @@ def test_layer_benchmark_quick_mode_runs_and_reports_json() -> None:
 
 
 def test_graph_benchmark_quick_mode_trains_every_graph_model(tmp_path: Path) -> None:
-    completed = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_graphs.py"), "--quick",
-         "--out", str(tmp_path / "runs"), "--json", str(tmp_path / "graphs.json")],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=600,
-    )
+    completed = run_benchmark("bench_graphs.py", "--quick", "--out", str(tmp_path / "runs"),
+                              "--json", str(tmp_path / "graphs.json"), timeout=600)
     document = json.loads((tmp_path / "graphs.json").read_text())
     assert set(document) == {"graph-degree/by-graph", "graph-degree/random", "triangles/by-graph"}
     assert {run["model"]["name"] for run in document["triangles/by-graph"]} >= {"gcn", "gin", "row-mlp"}
@@ -55,13 +43,7 @@ def test_graph_benchmark_quick_mode_trains_every_graph_model(tmp_path: Path) -> 
 
 
 def test_tensor_layer_benchmark_quick_mode_runs_and_reports_json() -> None:
-    completed = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_tensor_layers.py"), "--quick"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    )
+    completed = run_benchmark("bench_tensor_layers.py", "--quick")
     document = json.loads(completed.stdout.split("\n\n")[0])
     fit = document["fit"]  # the hand-written IGN layer spans the same maps as TensorPolyLayer
     assert fit["rank"]["tensor"] == fit["rank"]["ign"] == fit["parameters"]["ign"]
@@ -74,13 +56,7 @@ def test_tensor_layer_benchmark_quick_mode_runs_and_reports_json() -> None:
 
 
 def test_compose_benchmark_quick_mode_runs_and_reports_json() -> None:
-    completed = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_compose.py"), "--quick"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    )
+    completed = run_benchmark("bench_compose.py", "--quick")
     document = json.loads(completed.stdout.split("\n\n")[0])
     (expansion,) = document["expansion"]
     assert 0 < expansion["terms"] <= expansion["estimated_terms"] and expansion["seconds"] > 0
@@ -90,13 +66,7 @@ def test_compose_benchmark_quick_mode_runs_and_reports_json() -> None:
 
 
 def test_counts_benchmark_quick_mode_compares_both_methods() -> None:
-    completed = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_counts.py"), "--quick"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    )
+    completed = run_benchmark("bench_counts.py", "--quick")
     document = json.loads(completed.stdout.split("\n\n")[0])
     cases = {(row["degree"], row["n"]): row for row in document["cases"]}
     assert all(row["agree"] == "same" for row in cases.values())  # counts and basis digests
@@ -106,13 +76,7 @@ def test_counts_benchmark_quick_mode_compares_both_methods() -> None:
 
 
 def test_distributed_benchmark_quick_mode_trains_with_one_and_two_processes() -> None:
-    completed = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_distributed.py"), "--quick"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    )
+    completed = run_benchmark("bench_distributed.py", "--quick")
     document = json.loads(completed.stdout.split("\n\n")[0])
     assert [row["processes"] for row in document["rows"]] == [1, 2]
     assert all(row["train_s"] > 0 and row["speed_up"] > 0 for row in document["rows"])
@@ -121,13 +85,7 @@ def test_distributed_benchmark_quick_mode_trains_with_one_and_two_processes() ->
 
 
 def test_grid_layer_benchmark_quick_mode_runs_and_reports_json() -> None:
-    completed = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_grid_layers.py"), "--quick"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    )
+    completed = run_benchmark("bench_grid_layers.py", "--quick")
     document = json.loads(completed.stdout.split("\n\n")[0])
     rows = document["cases"]
     assert {row["layer"] for row in rows} == {"dense", "circular"}
@@ -139,13 +97,7 @@ def test_grid_layer_benchmark_quick_mode_runs_and_reports_json() -> None:
 
 
 def test_startup_benchmark_quick_mode_runs_and_reports_json() -> None:
-    completed = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_startup.py"), "--quick"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    )
+    completed = run_benchmark("bench_startup.py", "--quick")
     document = json.loads(completed.stdout.split("\n\n")[0])
     processes = {row["command"]: row["after"] for row in document["processes"]}
     assert processes["polyequiv --help"]["heavy_imports"] == []

@@ -596,7 +596,8 @@ def _mix_split(
             and len(la) > len(channels)
         ):
             rest = la[: -len(channels)]
-            return a.reshape(*a.shape[: len(rest)], -1), b.reshape(b.shape[0], -1), rest + lb[0]
+            width = math.prod(a.shape[len(rest) :])  # explicit: -1 is ambiguous for an empty batch
+            return a.reshape(*a.shape[: len(rest)], width), b.reshape(b.shape[0], width), rest + lb[0]
     return None
 
 
