@@ -206,6 +206,10 @@ def test_training_on_graph_degree_reports_node_accuracy(tmp_path) -> None:
     assert results["diagnostics"]["padding_shift"] < 1e-4
     assert results["task"]["split"] == "by-graph"
     assert get_definition("graph-degree").polynomial_degree == 1
+    from polyequiv.training import plot_metric
+
+    figure = plot_metric([results], "accuracy")
+    assert figure.axes[0].get_xlabel() == "nodes n (test graphs of exactly n nodes)"
 
 
 def test_cli_trains_a_graph_baseline(tmp_path) -> None:

@@ -71,7 +71,7 @@ def plot_metric(runs: Sequence[dict[str, Any]], metric: str = "accuracy", path: 
         xs = sorted(values)
         ys = [100 * values[c] if metric == "accuracy" else values[c] for c in xs]
         ax.plot(xs, ys, marker=markers[number % len(markers)], markersize=4, label=labels[number])
-    ax.set_xlabel("set cardinality c (test sets of exactly c elements)")
+    ax.set_xlabel(_x_label({run["task"]["name"] for run in runs}))
     ax.set_ylabel(METRICS[metric] + (" [%]" if metric == "accuracy" else ""))
     if log_y if log_y is not None else metric != "accuracy":
         ax.set_yscale("log")
@@ -89,3 +89,21 @@ def plot_metric(runs: Sequence[dict[str, Any]], metric: str = "accuracy", path: 
         figure.savefig(buffer, format=suffix, dpi=120)
         atomic_write_bytes(path, buffer.getvalue())
     return figure
+
+
+#: What the test "cardinality" is in each task domain (the last part of its module name).
+_X_LABELS = {
+    "sets": "set cardinality c (test sets of exactly c elements)",
+    "graphs": "nodes n (test graphs of exactly n nodes)",
+    "images": "test image size",
+}
+
+
+def _x_label(tasks: set[str]) -> str:
+    """The x-axis label for runs on ``tasks``: the domain's own word when they share one domain."""
+    from polyequiv.tasks import _DOMAIN_OF
+
+    domains = {_DOMAIN_OF[name].__name__.rsplit(".", 1)[-1] for name in tasks if name in _DOMAIN_OF}
+    if len(domains) == 1:
+        return _X_LABELS.get(domains.pop(), "test size")
+    return _X_LABELS["sets"] if not domains else "test size"
