@@ -37,7 +37,7 @@ def outputs(notebook: nbformat.NotebookNode) -> tuple[str, int]:
 def test_the_notebooks_are_the_expected_ones() -> None:
     assert [path.name for path in NOTEBOOKS] == [
         "01_deriving_constraints.ipynb", "02_seed_tables.ipynb", "03_digit_sum.ipynb", "04_graphs.ipynb",
-        "05_composition.ipynb"]
+        "05_composition.ipynb", "06_images.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
@@ -53,6 +53,9 @@ def test_notebook_runs_end_to_end(path: Path) -> None:
                       "degree 3: 23 patterns", "tied-edge-cubic", "gin", "row-mlp", "57.69"],
         "05_composition": ["243,243 terms", "equations by degree", "the variety is the tied subspace",
                            "found an equivariant network", "projected", "equivariance residual"],
+        "06_images": ["classes: 36", "depends only on the offset t − k: True",
+                      "invariant linear layer: 1 class", "max |compiled − dense|", "tied-circular-quadratic",
+                      "cnn", "  1  C10"],
     }[path.stem]
     for fragment in expected:
         assert fragment in text, f"{path.name} does not show {fragment!r}"
