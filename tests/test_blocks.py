@@ -137,7 +137,8 @@ def test_modular_rank_is_a_lower_bound_and_certifies_full_rank_only() -> None:
 
 
 # ----------------------------------------------------------------------------- layers
-def both_methods(spec: LayerSpec) -> ConstraintGraph:
+def assert_both_methods_agree(spec: LayerSpec) -> ConstraintGraph:
+    """Asserts equal counts and identical bases from the blockwise and the global path."""
     graph = ConstraintGraph(derive_sparse(WeightIndex(spec)))
     assert count_parameters(graph, "blockwise") == count_parameters(graph, "global")
     assert free_basis(graph, "blockwise") == free_basis(graph, "global")
@@ -146,12 +147,12 @@ def both_methods(spec: LayerSpec) -> ConstraintGraph:
 
 @given(small_specs())
 def test_blockwise_counts_and_basis_equal_the_global_ones_on_random_layers(spec: LayerSpec) -> None:
-    both_methods(spec)
+    assert_both_methods_agree(spec)
 
 
 @given(tensor_specs())
 def test_blockwise_counts_and_basis_equal_the_global_ones_on_tensor_layers(spec: LayerSpec) -> None:
-    both_methods(spec)
+    assert_both_methods_agree(spec)
 
 
 @pytest.mark.parametrize(
@@ -168,16 +169,16 @@ def test_blockwise_counts_and_basis_equal_the_global_ones_on_tensor_layers(spec:
     ],
 )
 def test_blockwise_equals_global_on_full_indexing(kwargs: dict) -> None:
-    both_methods(LayerSpec(indexing="full", **kwargs))
+    assert_both_methods_agree(LayerSpec(indexing="full", **kwargs))
 
 
 @pytest.mark.parametrize(
     ("n", "classes", "free"), [(2, 6, 5), (3, 20, 13), (4, 50, 28), (5, 102, 54), (6, 182, 94)]
 )
-def test_full_quadratic_seed_counts_by_both_methods(n: int, classes: int, free: int) -> None:
+def test_full_quadratic_seed_counts_by_assert_both_methods_agree(n: int, classes: int, free: int) -> None:
     """Two diagonal classes plus n²(n − 1) untied weights; free = function_dim + n²(n − 1)/2."""
     assert classes == 2 + n * n * (n - 1) and free == (3 if n == 2 else 4) + n * n * (n - 1) // 2
-    graph = both_methods(LayerSpec(n=n, degree=2, indexing="full"))
+    graph = assert_both_methods_agree(LayerSpec(n=n, degree=2, indexing="full"))
     counts = count_parameters(graph)
     assert (counts["distinct_weights"], counts["free_parameters"]) == (classes, free)
 
@@ -219,4 +220,4 @@ def test_full_quadratic_s100_and_cubic_s10_by_blocks() -> None:
     result = derive(LayerSpec(n=n, degree=2, indexing="full"))
     assert (result.distinct_weights, result.free_parameters, result.function_dim) == (
         2 + n * n * (n - 1), 4 + n * n * (n - 1) // 2, 4)
-    both_methods(LayerSpec(n=10, degree=3, indexing="full"))
+    assert_both_methods_agree(LayerSpec(n=10, degree=3, indexing="full"))

@@ -98,8 +98,8 @@ def test_a_note_without_a_lock_blocks_nobody(tmp_path: Path) -> None:
     lock.parent.mkdir()
     lock.touch()
     holder_path(lock).write_text(json.dumps(LockHolder(1, "elsewhere", "then", "ghost").__dict__))
-    with hold_lock(tmp_path / "run"):
-        pass
+    with hold_lock(tmp_path / "run") as me:  # not refused: the ghost's note holds no kernel lock
+        assert read_holder(lock) == me  # and its note is replaced by ours
 
 
 def test_two_train_processes_on_one_folder_then_kill_9_and_resume(tmp_path: Path) -> None:

@@ -45,6 +45,16 @@ def task_names() -> list[str]:
     return list(TASKS)
 
 
+def task_domain(name: str) -> str:
+    """The domain of the task called ``name``: ``"sets"``, ``"graphs"`` or ``"images"``.
+
+    >>> task_domain("digit-sum"), task_domain("triangles")
+    ('sets', 'graphs')
+    """
+    get_definition(name)  # the TaskError naming the choices
+    return _DOMAIN_OF[name].__name__.rsplit(".", 1)[-1]
+
+
 def get_definition(name: str) -> Any:
     """The definition of the task called ``name``; :class:`TaskError` naming the choices otherwise."""
     try:

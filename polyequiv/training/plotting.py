@@ -101,9 +101,9 @@ _X_LABELS = {
 
 def _x_label(tasks: set[str]) -> str:
     """The x-axis label for runs on ``tasks``: the domain's own word when they share one domain."""
-    from polyequiv.tasks import _DOMAIN_OF
+    from polyequiv.tasks import TASKS, task_domain
 
-    domains = {_DOMAIN_OF[name].__name__.rsplit(".", 1)[-1] for name in tasks if name in _DOMAIN_OF}
+    domains = {task_domain(name) for name in tasks if name in TASKS}
     if len(domains) == 1:
         return _X_LABELS.get(domains.pop(), "test size")
     return _X_LABELS["sets"] if not domains else "test size"
