@@ -21,6 +21,7 @@ from polyequiv_cli.options import OneLineChoice, RefusedError, check_writable, e
 # torch is imported only by the commands that train, so `polyequiv derive` stays fast; this list is
 # checked against polyequiv.models.model_names() by the tests.
 MODEL_NAMES = ("tied-linear", "tied-quadratic", "deepsets", "lstm", "mlp", "penalty-mlp",
+               "variety-tied", "variety-penalty", "variety-projected",
                "tied-edge-linear", "tied-edge-cubic", "gcn", "gin", "row-mlp", "deepsets-rows",
                "tied-circular-linear", "tied-circular-quadratic", "cnn", "image-mlp", "seed-sharing")
 #: Torch thread pools beyond this are refused (torch crashes on absurd values such as 100,000).
@@ -112,6 +113,9 @@ def run_options(command: Callable) -> Callable:
                      help="Test sets per cardinality."),
         click.option("--cardinalities", default=None, metavar="RANGE",
                      help="Test cardinalities, e.g. 5-100:5 or 5,10,100."),
+        click.option("--train-cardinalities", default=None, metavar="LOW[-HIGH]",
+                     help="Set tasks: training set sizes, uniform in LOW..HIGH (default: the task's, 1-10; "
+                          "the variety-* models fix both to their network's n)."),
         click.option("--split", type=click.Choice(["by-graph", "random"]), default=None,
                      help="Graph tasks: split train/test by base graph (default) or at random (the seed's)."),
         click.option("--option", "option_pairs", multiple=True, metavar="KEY=VALUE",
@@ -145,8 +149,11 @@ def _check_device(device: str) -> str:
 
 
 def _task_options(quick: bool, train_size: int | None, valid_size: int | None, test_size: int | None,
-                  cardinalities: str | None, split: str | None = None) -> dict[str, Any]:
+                  cardinalities: str | None, split: str | None = None,
+                  train_cardinalities: str | None = None) -> dict[str, Any]:
     options: dict[str, Any] = {"quick": True} if quick else {}
+    if train_cardinalities is not None:
+        options["train_cardinalities"] = _parse_train_cardinalities(train_cardinalities)
     if split is not None:
         options["split"] = split
     sizes = {"train": train_size, "valid": valid_size, "test": test_size}
@@ -157,6 +164,19 @@ def _task_options(quick: bool, train_size: int | None, valid_size: int | None, t
         except click.BadParameter as error:
             raise click.BadParameter(error.message, param_hint="'--cardinalities'") from None
     return options
+
+
+def _parse_train_cardinalities(text: str) -> list[int]:
+    """``"3"`` → ``[3, 3]``, ``"1-10"`` → ``[1, 10]``."""
+    low, sep, high = text.strip().partition("-")
+    try:
+        bounds = [int(low), int(high) if sep else int(low)]
+    except ValueError:
+        bounds = []
+    if not bounds or min(bounds) < 1 or bounds[0] > bounds[1] or bounds[1] > 100_000:
+        raise click.BadParameter(f"{text!r} is not LOW or LOW-HIGH, 1 ≤ LOW ≤ HIGH ≤ 100000 (e.g. 3, 1-10)",
+                                 param_hint="'--train-cardinalities'")
+    return bounds
 
 
 def _echo_err(line: str) -> None:
@@ -185,7 +205,8 @@ def train_command(task: str, model: str, out: Path, resume: bool, overwrite: boo
                   output_format: str,
                   epochs: int | None, batch_size: int | None, lr: float | None, loss: str | None,
                   schedule: str | None, seed: int, quick: bool, train_size: int | None,
-                  valid_size: int | None, test_size: int | None, cardinalities: str | None, split: str | None,
+                  valid_size: int | None, test_size: int | None, cardinalities: str | None,
+                  train_cardinalities: str | None, split: str | None,
                   option_pairs: tuple[str, ...], threads: int, device: str, progress: bool | None) -> None:
     """Train one model on one set task; write a checkpoint every epoch and results.json at the end.
 
@@ -204,7 +225,8 @@ def train_command(task: str, model: str, out: Path, resume: bool, overwrite: boo
     config = RunConfig.create(
         task, model, seed=seed, epochs=epochs, batch_size=batch_size, lr=lr, loss=loss, schedule=schedule,
         model_options=_parse_options(option_pairs),
-        task_options=_task_options(quick, train_size, valid_size, test_size, cardinalities, split))
+        task_options=_task_options(quick, train_size, valid_size, test_size, cardinalities, split,
+                                  train_cardinalities))
     show = sys.stderr.isatty() if progress is None else progress
     results = train(config, out, resume=resume, overwrite=overwrite, threads=threads,
                     device=_check_device(device), progress=show, echo=_echo_err, nproc=nproc)
@@ -233,8 +255,8 @@ def compare_command(task: str, models: str | None, out: Path | None, overwrite: 
                     output_format: str, epochs: int | None, batch_size: int | None, lr: float | None,
                     loss: str | None, schedule: str | None, seed: int, quick: bool, train_size: int | None,
                     valid_size: int | None, test_size: int | None, cardinalities: str | None,
-                    split: str | None, option_pairs: tuple[str, ...], threads: int, device: str,
-                    progress: bool | None) -> None:
+                    train_cardinalities: str | None, split: str | None, option_pairs: tuple[str, ...],
+                    threads: int, device: str, progress: bool | None) -> None:
     """Train every model on one task with the same seed and print one table.
 
     \b
@@ -268,7 +290,8 @@ def compare_command(task: str, models: str | None, out: Path | None, overwrite: 
     for key in options:
         if not any(key in get_model_definition(name).options for name in able):
             raise click.BadParameter(f"no model here takes option {key!r}", param_hint="'--option'")
-    task_options = _task_options(quick, train_size, valid_size, test_size, cardinalities, split)
+    task_options = _task_options(quick, train_size, valid_size, test_size, cardinalities, split,
+                                 train_cardinalities)
     configs = []
     for name in able:
         accepted = get_model_definition(name).options

@@ -7,6 +7,7 @@ module                 models
 :mod:`.sets`           tied set networks, the DeepSets lab's baselines, MLPs, penalty MLP
 :mod:`.graphs`         GCN and GIN (PyTorch Geometric), the seed's row-wise MLP, DeepSets on rows
 :mod:`.images`         tied circular (convolution / Volterra) networks, the seed's CNN, an MLP
+:mod:`.networks`       composed polynomial networks trained in their variety (tied / penalty / projected)
 =====================  =============================================================
 
 Importing this package registers every domain's models; ``build_model(name, context)``
@@ -15,7 +16,7 @@ builds one.
 
 from __future__ import annotations
 
-from polyequiv.models import graphs, images, sets
+from polyequiv.models import graphs, images, networks, sets
 from polyequiv.models.registry import (
     MODELS,
     ModelContext,
@@ -61,6 +62,7 @@ __all__ = [
     "graphs",
     "images",
     "model_names",
+    "networks",
     "register",
     "sets",
 ]

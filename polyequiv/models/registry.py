@@ -86,11 +86,22 @@ class SetModel(nn.Module):
         """Numbers worth recording in ``results.json`` (e.g. the learned equivariance residual)."""
         return {}
 
+    def before_step(self) -> None:
+        """Called after the backward pass, before the optimiser step (e.g. to project gradients)."""
+
+    def after_step(self) -> None:
+        """Called after the optimiser step (e.g. to retract the parameters onto a constraint set)."""
+
 
 @dataclass(frozen=True)
 class ModelDefinition:
     """A named model: how to build it, what it is, the training settings it comes with, and its
-    domain (``"sets"`` or ``"graphs"``: the tasks whose inputs it reads)."""
+    domain (``"sets"``, ``"graphs"`` or ``"images"``: the tasks whose inputs it reads).
+
+    ``task_requirements(model_options)``, when set, returns task options the model cannot do
+    without (``{"cardinalities": [3], "train_cardinalities": [3, 3]}`` for a network on 3
+    elements); :meth:`polyequiv.training.RunConfig.create` applies them.
+    """
 
     name: str
     summary: str
@@ -98,6 +109,7 @@ class ModelDefinition:
     options: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
     domain: str = "sets"
+    task_requirements: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
 
 MODELS: dict[str, ModelDefinition] = {}

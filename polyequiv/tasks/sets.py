@@ -266,6 +266,7 @@ def make(
     valid: int | None = None,
     test: int | None = None,
     cardinalities: Sequence[int] | None = None,
+    train_cardinalities: Sequence[int] | None = None,
 ) -> SetTask:
     """Generate the set task ``definition`` from ``seed`` (called by :func:`polyequiv.tasks.make_task`).
 
@@ -281,6 +282,9 @@ def make(
         Override the number of training sets, validation sets, and test sets per cardinality.
     cardinalities : sequence of int, optional
         Override the test cardinalities.
+    train_cardinalities : (low, high), optional
+        Override the training (and validation) cardinalities, uniform in ``low..high`` (``(3, 3)``:
+        every training set has 3 elements, what a fixed-size network needs).
 
     Returns
     -------
@@ -302,13 +306,19 @@ def make(
     base = definition.quick if quick else definition.full
     if cardinalities is not None:
         cardinalities = tuple(sorted({int(c) for c in cardinalities}))
+    min_train, max_train = base.min_train, base.max_train
+    if train_cardinalities is not None:
+        bounds = [int(c) for c in train_cardinalities]
+        if len(bounds) != 2:
+            raise TaskError(f"training cardinalities are [low, high], got {list(train_cardinalities)}")
+        min_train, max_train = bounds
     sizes = TaskSizes(
         train=base.train if train is None else int(train),
         valid=base.valid if valid is None else int(valid),
         test=base.test if test is None else int(test),
         cardinalities=base.cardinalities if cardinalities is None else cardinalities,
-        min_train=base.min_train,
-        max_train=base.max_train,
+        min_train=min_train,
+        max_train=max_train,
     )
     if not isinstance(seed, int | np.integer) or seed < 0:
         raise TaskError(f"seed must be a non-negative integer, got {seed!r}")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from polyequiv.locking import hold_lock
-from polyequiv.models import ModelContext, ModelError, build_model, model_names
+from polyequiv.models import ModelContext, ModelError, build_model, get_model_definition, model_names
 from polyequiv.tasks import get_definition
 from polyequiv.training.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from polyequiv.training.config import ConfigError, RunConfig
@@ -22,11 +22,16 @@ from polyequiv.training.results import RESULTS_NAME, ResultsError, read_results
 
 
 def supported_models(task: str, models: Sequence[str] | None = None) -> tuple[list[str], dict[str, str]]:
-    """The models (default: all) that can do ``task``, and ``{model: reason}`` for those that cannot."""
+    """The models that can do ``task``, and ``{model: reason}`` for those that cannot.
+
+    The default is every model that trains on the task's own sizes: the fixed-size networks
+    (``variety-*``, which set the cardinalities to their network's n) only when named.
+    """
     definition = get_definition(task)
     context = ModelContext.of_definition(definition)
     able, unable = [], {}
-    for name in models or model_names():
+    default = [name for name in model_names() if get_model_definition(name).task_requirements is None]
+    for name in models or default:
         try:
             build_model(name, context)
         except ModelError as error:

@@ -22,7 +22,7 @@ from polyequiv.tasks import TaskError, get_definition
 
 LOSSES = ("l1", "mse", "cross-entropy")
 SCHEDULES = ("constant", "cosine")
-TASK_OPTIONS = ("quick", "train", "valid", "test", "cardinalities", "split")
+TASK_OPTIONS = ("quick", "train", "valid", "test", "cardinalities", "train_cardinalities", "split")
 
 
 class ConfigError(ValueError):
@@ -50,7 +50,8 @@ class RunConfig:
         Constant learning rate, or cosine decay to 0 over all steps.
     model_options, task_options : dict
         Overrides of the model's options and of the task sizes (``quick``, ``train``, ``valid``,
-        ``test``, ``cardinalities``; graph tasks also ``split``).
+        ``test``, ``cardinalities``; set tasks also ``train_cardinalities`` = ``[low, high]``, graph
+        tasks ``split``).
     """
 
     task: str
@@ -109,17 +110,33 @@ class RunConfig:
         """A config with the model's own training defaults for every setting left ``None``.
 
         The lab's baselines default to the lab's settings (20 epochs, batch 64, Adam 1e-3,
-        L1, constant rate); each model's defaults are ``MODELS[model].training``.
+        L1, constant rate); each model's defaults are ``MODELS[model].training``.  A model that
+        only computes on sets of one size (the composed networks of
+        :mod:`polyequiv.models.networks`) fixes the task's cardinalities: left out, they are set to
+        its size; given otherwise, the config is refused here, before anything trains.
         """
         try:
-            defaults = dict(get_model_definition(model).training)
+            definition = get_model_definition(model)
         except ModelError as error:
             raise ConfigError(str(error)) from None
+        defaults = dict(definition.training)
         given = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "loss": loss, "schedule": schedule}
         settings = {**defaults, **{k: v for k, v in given.items() if v is not None}}
         options = {k: v for k, v in (task_options or {}).items() if v is not None}
         if "cardinalities" in options:
             options["cardinalities"] = sorted({int(c) for c in options["cardinalities"]})
+        if "train_cardinalities" in options:
+            options["train_cardinalities"] = [int(c) for c in options["train_cardinalities"]]
+        if definition.task_requirements is not None:
+            try:
+                required = definition.task_requirements(dict(model_options or {}))
+            except ModelError as error:
+                raise ConfigError(str(error)) from None
+            for key, value in required.items():
+                if key in options and options[key] != value:
+                    raise ConfigError(f"model {model!r} needs task option {key} = {value} "
+                                      f"(its network's size), got {options[key]}")
+                options[key] = value
         return cls(task=task, model=model, seed=seed, model_options=dict(model_options or {}),
                    task_options=options, **settings)
 

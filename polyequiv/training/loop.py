@@ -289,7 +289,9 @@ def train_process(config: RunConfig, folder: Path, saved: dict[str, Any] | None,
                 if penalty is not None:
                     objective = objective + penalty
                 objective.backward()
+                model.before_step()
                 optimizer.step()
+                model.after_step()
                 scheduler.step()
                 total_loss += float(loss.detach())
                 total_penalty += 0.0 if penalty is None else float(penalty.detach())
