@@ -104,3 +104,13 @@ def test_startup_benchmark_quick_mode_runs_and_reports_json() -> None:
     assert all(row["median_s"] > 0 for row in processes.values())
     assert [row["auto"] for row in document["engines"]] == ["sparse", "sparse"]
     assert "-X importtime" in completed.stdout
+
+
+def test_variety_training_benchmark_quick_mode_runs_and_reports_json() -> None:
+    completed = run_benchmark("bench_variety_training.py", "--quick")
+    rows = json.loads(completed.stdout.split("\n\n")[0])["rows"]
+    assert [row["method"] for row in rows] == ["tied", "penalty", "projected"]
+    by_method = {row["method"]: row for row in rows}
+    assert by_method["tied"]["params"] < by_method["projected"]["params"]
+    assert by_method["projected"]["equation_residual"] <= 1e-12
+    assert "| projected |" in completed.stdout

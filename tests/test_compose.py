@@ -27,6 +27,7 @@ from polyequiv.compose.variety import (
     measure_variety,
     random_tied_point,
     rank_mod_p,
+    search_outside_tied,
 )
 from polyequiv.errors import SizeLimitError, SpecError
 from polyequiv_cli.main import cli
@@ -312,6 +313,25 @@ def test_found_point_outside_T_is_equivariant_on_the_whole_group() -> None:
     assert max(errors) > 1e-3
     assert m.search.layers_equivariant == [False, False]
     assert m.search.new_function is False  # a gauge transform of a tied network
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_search_converges_at_singular_tied_points(seed: int) -> None:
+    """Hidden width 3 on S4: the tied hidden units are linearly dependent (all linear invariants are
+    multiples of Σxᵢ), a singular point of V with tangent dim 30 ≫ dim T 9; undamped Gauss–Newton
+    from one start point did not converge there.  The found point must satisfy the equations on
+    random elements of the whole group (checked here numerically, not by the search's own residual)."""
+    spec = NetworkSpec.parse("S4 [linear free -> 3, quadratic free -> 4]")
+    problem = VarietyProblem(spec)
+    result = search_outside_tied(problem, seed=seed)
+    assert result.found and result.distance_to_tied > 1e-3, result.message
+    weights = problem.embedding_float @ result.theta
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((16, 4))
+    y = evaluate_network(spec, weights, x)
+    for sigma in groups.random_group_elements(4, spec.group_generators, 12, rng):
+        np.testing.assert_allclose(evaluate_network(spec, weights, x[:, sigma]), y[:, sigma],
+                                   atol=1e-9 * np.abs(y).max())
 
 
 # ---------------------------------------------------------------------- CLI

@@ -22,7 +22,7 @@ DIGITS = ModelContext("digits", equivariant=False, max_cardinality=30)
 REALS = ModelContext("reals", equivariant=False, max_cardinality=30)
 PER_ELEMENT = ModelContext("reals", equivariant=True, max_cardinality=30)
 SET_MODELS = ["tied-linear", "tied-quadratic", "deepsets"]
-#: Set models that take sets of any size (the variety-* networks have a fixed n: tests/test_variety_models.py).
+#: Set models that take sets of any size (variety-* networks have a fixed n: tests/test_variety_models.py).
 ANY_SIZE_SET_MODELS = [name for name in model_names("sets") if MODELS[name].task_requirements is None]
 
 

@@ -32,7 +32,7 @@ NETWORKS = [
     ("S3 [linear free -> 3, quadratic free -> 3]", EQUIVARIANT),
     ("S3 [linear tied +bias -> 3, quadratic free -> invariant]", INVARIANT),
     ("S3 [quadratic free +bias -> 2, linear free -> 3]", EQUIVARIANT),
-    ("C4 [linear free -> 4, quadratic free -> 4]", ModelContext("reals", equivariant=True, max_cardinality=4)),
+    ("C4 [linear free -> 4, quadratic free -> 4]", ModelContext("reals", True, max_cardinality=4)),
 ]
 
 
@@ -186,7 +186,8 @@ def test_config_fixes_the_cardinalities_and_refuses_conflicts() -> None:
     assert config.task_options["cardinalities"] == [4]
     assert config.task_options["train_cardinalities"] == [4, 4]
     with pytest.raises(ConfigError, match="cardinalities = \\[4\\]"):
-        RunConfig.create("real-sum", "variety-tied", model_options=options, task_options={"cardinalities": [5]})
+        RunConfig.create("real-sum", "variety-tied", model_options=options,
+                         task_options={"cardinalities": [5]})
     with pytest.raises(ConfigError, match="network"):
         RunConfig.create("real-sum", "variety-tied", model_options={"network": "S3 [cubic free -> wide]"})
 

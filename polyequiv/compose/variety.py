@@ -478,6 +478,11 @@ def _gauss_newton(
         if best < tolerance or stalled >= 5 or not np.isfinite(current):
             break
         step, *_ = np.linalg.lstsq(j, -r, rcond=None)
+        for _ in range(8):  # halve a step that does not reduce the residual (damped Gauss–Newton)
+            r_next, _ = residual_and_jacobian(x + step)
+            if r_next.size == 0 or float(np.max(np.abs(r_next))) < current:
+                break
+            step = step / 2
         x = x + step
     return best_x, best
 
@@ -489,14 +494,30 @@ def _orthonormal(matrix: np.ndarray) -> np.ndarray:
     return u[:, s > 1e-10 * s.max()]
 
 
-def search_outside_tied(problem: VarietyProblem, *, seed: int = 0, step: float = 0.5) -> SearchResult:
+def _directions_off_tied(problem: VarietyProblem, theta0: np.ndarray, tied_q: np.ndarray) -> np.ndarray:
+    """Orthonormal tangent directions of ``V`` at ``θ₀`` (null space of ``J_E(θ₀)``) orthogonal to ``T``."""
+    _, je, _, _ = problem.equations_and_jacobian(theta0)
+    _, s, vt = np.linalg.svd(je, full_matrices=je.shape[0] < je.shape[1])
+    rank = int(np.sum(s > 1e-9 * (s.max() if s.size else 1.0)))
+    null = vt[rank:].T
+    return _orthonormal(null - tied_q @ (tied_q.T @ null))
+
+
+#: Step lengths (× the typical parameter size) tried from each tied start point.
+SEARCH_STEPS = (1.0, 1.0, 0.5, 0.5, 0.2, 0.2)
+
+
+def search_outside_tied(problem: VarietyProblem, *, seed: int = 0, step: float = 0.5,
+                        starts: int = 4) -> SearchResult:
     """Move from a float point of ``T`` along tangent directions of ``V`` not in ``T`` and project back.
 
     1. ``θ₀ = B_T τ`` with ``τ ~ N(0, 1)``; the tangent directions are the null space of ``J_E(θ₀)``
        (SVD), minus their component in ``T``.
-    2. ``θ = θ₀ + step·d`` for a random unit combination ``d`` of them, then Gauss–Newton on ``E(θ) = 0``
-       (minimum-norm least-squares steps); found when ``max |E| ≤ 1e-10 · max |c|`` and ``θ ∉ T``
-       (up to six tries, with shorter steps).
+    2. ``θ = θ₀ + length·d`` for a random unit combination ``d`` of them, then Gauss–Newton on
+       ``E(θ) = 0`` (minimum-norm least-squares steps, damped when a full step does not reduce the
+       residual); found when ``max |E| ≤ 1e-10 · max |c|`` and ``θ ∉ T``.  Six tries per start
+       point (lengths ``step × SEARCH_STEPS``), at up to ``starts`` start points: at singular tied
+       points (linearly dependent hidden units) many directions lead nowhere.
     3. New function or gauge: fit ``c(B_T τ) ≈ c(θ)`` over ``τ`` by Gauss–Newton from the projection
        of ``θ`` onto ``T`` and a few random starts; a relative fit residual below 1e-8 means the
        found network computes a tied network's function.
@@ -505,32 +526,36 @@ def search_outside_tied(problem: VarietyProblem, *, seed: int = 0, step: float =
     params = problem.parameters
     tied = problem.tied_basis_float
     tied_q = _orthonormal(tied)
-    theta0 = tied @ rng.standard_normal(tied.shape[1])
-    _, je, _, _ = problem.equations_and_jacobian(theta0)
-    _, s, vt = np.linalg.svd(je, full_matrices=je.shape[0] < je.shape[1])
-    rank = int(np.sum(s > 1e-9 * (s.max() if s.size else 1.0)))
-    null = vt[rank:].T
-    off = null - tied_q @ (tied_q.T @ null)
-    off = _orthonormal(off)
-    if off.shape[1] == 0:
-        return SearchResult(False, theta0, 0.0, 0.0, [], None, 0.0, "no tangent direction of V outside T")
-    scale = np.linalg.norm(theta0) / math.sqrt(len(theta0))
 
     def equations(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         e, je, _, _ = problem.equations_and_jacobian(theta)
         return e, je
 
-    for length in (step, step, step / 2, step / 2, step / 5, step / 5):
-        direction = off @ rng.standard_normal(off.shape[1])
-        direction /= np.linalg.norm(direction)
-        start = theta0 + length * scale * direction
-        _, _, c_start, _ = problem.equations_and_jacobian(start)
-        tolerance = 1e-13 * float(np.max(np.abs(c_start)))
-        theta, residual = _gauss_newton(equations, start, tolerance=tolerance)
-        _, _, c, _ = problem.equations_and_jacobian(theta)
-        relative = residual / max(float(np.max(np.abs(c))), 1e-300)
-        distance = float(np.linalg.norm(theta - tied_q @ (tied_q.T @ theta)) / np.linalg.norm(theta))
-        if relative <= 1e-10 and distance > 1e-6:
+    found = False
+    theta = tied @ rng.standard_normal(tied.shape[1])
+    relative = distance = 0.0
+    tries = 0
+    for _ in range(starts):
+        theta0 = tied @ rng.standard_normal(tied.shape[1])
+        off = _directions_off_tied(problem, theta0, tied_q)
+        if off.shape[1] == 0:
+            return SearchResult(False, theta0, 0.0, 0.0, [], None, 0.0, "no tangent direction of V outside T")
+        scale = np.linalg.norm(theta0) / math.sqrt(len(theta0))
+        for length in SEARCH_STEPS:
+            tries += 1
+            direction = off @ rng.standard_normal(off.shape[1])
+            direction /= np.linalg.norm(direction)
+            start = theta0 + step * length * scale * direction
+            _, _, c_start, _ = problem.equations_and_jacobian(start)
+            tolerance = 1e-13 * float(np.max(np.abs(c_start)))
+            theta, residual = _gauss_newton(equations, start, tolerance=tolerance)
+            _, _, c, _ = problem.equations_and_jacobian(theta)
+            relative = residual / max(float(np.max(np.abs(c))), 1e-300)
+            distance = float(np.linalg.norm(theta - tied_q @ (tied_q.T @ theta)) / np.linalg.norm(theta))
+            found = relative <= 1e-10 and distance > 1e-6
+            if found:
+                break
+        if found:
             break
     layers = []
     for number in range(len(problem.spec.layers)):
@@ -540,12 +565,11 @@ def search_outside_tied(problem: VarietyProblem, *, seed: int = 0, step: float =
         layers.append(
             bool(np.linalg.norm(part - block @ (block.T @ part)) <= 1e-8 * max(np.linalg.norm(part), 1))
         )
-    found = relative <= 1e-10 and distance > 1e-6
     if not found:
         message = (
-            f"projection did not converge (relative residual {relative:.2e})"
+            f"projection did not converge in {tries} tries (last relative residual {relative:.2e})"
             if relative > 1e-10
-            else "projection fell back onto T"
+            else f"projection fell back onto T ({tries} tries)"
         )
         return SearchResult(False, theta, relative, distance, layers, None, math.nan, message)
 
