@@ -190,7 +190,8 @@ class VarietyNetwork(SetModel):
             self.parameter.copy_(torch.from_numpy(theta))
 
     def diagnostics(self) -> dict[str, float]:
-        """``equation_residual`` (``max |E(θ)| / max |c(θ)|``: 0 on ``V``), ``distance_from_tied``
+        """``equation_residual`` (``max |E(θ)| / max |c(θ)|``: 0 on ``V``), ``equivariance_residual``
+        (:meth:`equivariance_residual`), ``distance_from_tied``
         (``‖θ − P_T θ‖ / ‖θ‖``: 0 on ``T``), and ``layers_equivariant`` (1 when every layer is
         individually equivariant to 1e-9, else 0)."""
         theta = self.theta().detach().cpu().numpy()
@@ -202,9 +203,28 @@ class VarietyNetwork(SetModel):
         distance = float(np.linalg.norm(theta - basis @ coordinates)) / norm
         return {
             "equation_residual": float(np.abs(e).max()) / scale if e.size else 0.0,
+            "equivariance_residual": self.equivariance_residual(),
             "distance_from_tied": distance,
             "layers_equivariant": float(distance <= 1e-9),
         }
+
+    def equivariance_residual(self, samples: int = 64, elements: int = 16, seed: int = 0) -> float:
+        """``max_σ max |f(σ·x) − σ·f(x)| / max |f(x)|`` in float64, over ``elements`` random elements
+        of the network's whole group and ``samples`` inputs uniform in [−1, 1]ⁿ (fixed by ``seed``)."""
+        from polyequiv import groups
+        from polyequiv.compose.variety import evaluate_network
+
+        rng = np.random.default_rng(seed)
+        x = rng.uniform(-1.0, 1.0, size=(samples, self.spec.n))
+        weights = self.embedding.cpu().numpy() @ self.theta().detach().cpu().numpy()
+        y = evaluate_network(self.spec, weights, x)
+        scale = max(float(np.abs(y).max()), 1e-300)
+        worst = 0.0
+        for sigma in groups.random_group_elements(self.spec.n, self.spec.group_generators, elements, rng):
+            moved = evaluate_network(self.spec, weights, x[:, list(sigma)])
+            expected = y[:, list(sigma)] if self.equivariant else y
+            worst = max(worst, float(np.abs(moved - expected).max()) / scale)
+        return worst
 
 
 def _builder(method: str) -> Any:
