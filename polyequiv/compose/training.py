@@ -126,15 +126,14 @@ def train_in_variety(
             grad = basis.T @ grad
         elif method == "penalty":
             grad = grad + 2.0 * penalty * je.T @ e
-        else:  # remove the row-space component: pinv(J_E) J_E g is the projection onto (ker J_E)^⊥
-            correction, *_ = np.linalg.lstsq(je, je @ grad, rcond=None)
-            grad = grad - correction
+        else:
+            grad = tangent_component(je, grad)
         first = 0.9 * first + 0.1 * grad
         second = 0.999 * second + 0.001 * grad**2
         update = learning_rate * (first / (1 - 0.9**step)) / (np.sqrt(second / (1 - 0.999**step)) + 1e-8)
         variable = variable - update
         if method == "projected":
-            variable = _retract(problem, variable)
+            variable = retract(problem, variable)
     theta = basis @ variable if method == "tied" else variable
     train_mse, _, e, _ = loss_gradient(theta)
     weights = problem.embedding_float @ theta
@@ -152,7 +151,18 @@ def train_in_variety(
     )
 
 
-def _retract(problem: VarietyProblem, theta: np.ndarray, iterations: int = 4) -> np.ndarray:
+def tangent_component(je: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    """``g − J_E⁺ J_E g``: the component of ``g`` in ``ker J_E`` (the tangent space of ``V``).
+
+    ``J_E⁺ J_E`` is the orthogonal projection onto the row space ``(ker J_E)^⊥``.
+    """
+    if not je.size:
+        return grad
+    correction, *_ = np.linalg.lstsq(je, je @ grad, rcond=None)
+    return grad - correction
+
+
+def retract(problem: VarietyProblem, theta: np.ndarray, iterations: int = 4) -> np.ndarray:
     """Gauss–Newton (minimum-norm steps) back onto ``E(θ) = 0``, to ``max |E| ≤ 1e-13 · max |c|``."""
     for _ in range(iterations):
         e, je, c, _ = problem.equations_and_jacobian(theta)

@@ -168,24 +168,19 @@ class VarietyNetwork(SetModel):
         """Projected method: ``g ← g − J_E⁺ J_E g``, the gradient's component in ``ker J_E(θ)``."""
         if self.method != "projected" or self.parameter.grad is None:
             return
+        from polyequiv.compose.training import tangent_component
+
         _, je, _, _ = self.problem.equations_and_jacobian(self.parameter.detach().cpu().numpy())
-        if not je.size:
-            return
         grad = self.parameter.grad.detach().cpu().numpy().astype(np.float64)
-        correction, *_ = np.linalg.lstsq(je, je @ grad, rcond=None)
-        self.parameter.grad.copy_(torch.from_numpy(grad - correction))
+        self.parameter.grad.copy_(torch.from_numpy(tangent_component(je, grad)))
 
     def after_step(self) -> None:
         """Projected method: Gauss–Newton (minimum-norm steps) back onto ``E(θ) = 0``."""
         if self.method != "projected":
             return
-        theta = self.parameter.detach().cpu().numpy().astype(np.float64)
-        for _ in range(4):
-            e, je, c, _ = self.problem.equations_and_jacobian(theta)
-            if not e.size or np.abs(e).max() <= 1e-13 * max(float(np.abs(c).max()), 1e-300):
-                break
-            fix, *_ = np.linalg.lstsq(je, -e, rcond=None)
-            theta = theta + fix
+        from polyequiv.compose.training import retract
+
+        theta = retract(self.problem, self.parameter.detach().cpu().numpy().astype(np.float64))
         with torch.no_grad():
             self.parameter.copy_(torch.from_numpy(theta))
 
