@@ -128,8 +128,9 @@ class VarietyNetwork(SetModel):
         tau = 0.5 * torch.randn(basis.shape[1], dtype=torch.float64) / math.sqrt(max(basis.shape[1], 1))
         start = tau if method == "tied" else self.basis @ tau
         self.parameter = nn.Parameter(start)
-        self._tuples = [torch.from_numpy(np.asarray(index.tuples, dtype=np.int64))
-                        for index in spec.weight_indices]
+        for number, index in enumerate(spec.weight_indices):  # buffers: they follow .to(device)
+            tuples = torch.from_numpy(np.asarray(index.tuples, dtype=np.int64))
+            self.register_buffer(f"tuples_{number}", tuples, persistent=False)
 
     # ------------------------------------------------------------------ the map θ ↦ network
     def theta(self) -> Tensor:
@@ -151,7 +152,8 @@ class VarietyNetwork(SetModel):
                              f"{sizes or [values.shape[1]]} (train with --train-cardinalities {n} "
                              f"--cardinalities {n})")
         h = values.to(torch.float64)
-        for layer, weight, tuples in zip(self.spec.layers, self.layer_weights(), self._tuples, strict=True):
+        tuples_of = [getattr(self, f"tuples_{number}") for number in range(len(self.spec.layers))]
+        for layer, weight, tuples in zip(self.spec.layers, self.layer_weights(), tuples_of, strict=True):
             inputs = torch.cat([h, h.new_ones(h.shape[0], 1)], dim=1) if layer.bias else h
             features = inputs[:, tuples].prod(dim=2) if tuples.shape[1] else h.new_ones(h.shape[0], 1)
             h = features @ weight.T
