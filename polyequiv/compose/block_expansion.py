@@ -135,7 +135,11 @@ def expand_blocks(
             ids = np.array(
                 [lower.setdefault(tuple(row), len(lower)) for row in distinct.tolist()], dtype=np.int64
             )
-            plans[level].append((choices, ids[inverse], not distinct_params[level - 1]))
+            may_repeat = not distinct_params[level - 1]
+            choices, block_ids = (
+                _combine_equal_blocks(choices, ids[inverse]) if may_repeat else (choices, ids[inverse])
+            )
+            plans[level].append((choices, block_ids, may_repeat))
     # build bottom-up: level 0 holds the monomials x^U
     x_units = units[parameters.num_params :]
     exponents = np.array(list(needed[0]), dtype=np.uint64).reshape(len(needed[0]), spec.n)
@@ -199,6 +203,14 @@ def _choices(
         part = _Choices(keys, counts, lower)
         result = _product(result, part)
     return result
+
+
+def _combine_equal_blocks(choices: _Choices, ids: np.ndarray) -> tuple[_Choices, np.ndarray]:
+    """Choices with equal ``μ`` and equal ``U`` are one block: add their counts (tied layers)."""
+    rows = np.column_stack([choices.keys, ids.astype(np.uint64)])
+    rows, counts = merge_terms(rows, choices.counts)
+    keys = np.ascontiguousarray(rows[:, :-1])
+    return _Choices(keys, counts, choices.lower[:0]), rows[:, -1].astype(np.int64)
 
 
 def _product(a: _Choices, b: _Choices) -> _Choices:

@@ -126,7 +126,7 @@ def merge_terms(keys: np.ndarray, coeffs: np.ndarray) -> tuple[np.ndarray, np.nd
     if keys.shape[0] <= 1:
         keep = coeffs != 0
         return keys[keep], coeffs[keep]
-    order = np.lexsort(keys.T[::-1]) if keys.shape[1] > 1 else np.argsort(keys[:, 0], kind="stable")
+    order = np.lexsort(keys.T[::-1]) if keys.shape[1] > 1 else np.argsort(keys[:, 0])
     keys, coeffs = keys[order], coeffs[order]
     new = np.empty(keys.shape[0], dtype=bool)
     new[0] = True
