@@ -135,24 +135,42 @@ def expand_blocks(
             ids = np.array(
                 [lower.setdefault(tuple(row), len(lower)) for row in distinct.tolist()], dtype=np.int64
             )
-            may_repeat = not distinct_params[level - 1]
-            choices, block_ids = (
-                _combine_equal_blocks(choices, ids[inverse]) if may_repeat else (choices, ids[inverse])
-            )
-            plans[level].append((choices, block_ids, may_repeat))
+            choices, block_ids = choices, ids[inverse]
+            merge = False
+            if not distinct_params[level - 1]:
+                choices, block_ids = _combine_equal_blocks(choices, block_ids)
+                merge = has_repeated_rows(choices.keys)
+            plans[level].append((choices, block_ids, merge))
     # build bottom-up: level 0 holds the monomials x^U
     x_units = units[parameters.num_params :]
     exponents = np.array(list(needed[0]), dtype=np.uint64).reshape(len(needed[0]), spec.n)
-    pool_keys = exponents @ x_units if spec.n else np.zeros((len(needed[0]), packing.num_words), np.uint64)
+    pool_keys = _empty_keys(len(needed[0]), packing.num_words)
+    pool_keys[:] = exponents @ x_units if spec.n else 0
     pool_coeffs = np.ones(len(needed[0]), dtype=dtype)
     pool_sizes = np.ones(len(needed[0]), dtype=np.int64)
     for level in range(1, depth + 1):
-        built = [_build(*plan, pool_keys, pool_coeffs, pool_sizes) for plan in plans[level]]
+        pool = (pool_keys, pool_coeffs, np.cumsum(pool_sizes) - pool_sizes, pool_sizes)
         if level == depth:
+            built = [_build(choices, ids, merge, *pool) for choices, ids, merge in plans[level]]
             return packing, tuple(PackedPolynomial(keys, coeffs) for keys, coeffs in built)
-        pool_sizes = np.array([len(coeffs) for _, coeffs in built], dtype=np.int64)
-        pool_keys = np.concatenate([keys for keys, _ in built])
-        pool_coeffs = np.concatenate([coeffs for _, coeffs in built])
+        # the merged products first (their sizes are known only after merging), then one pool
+        merged = {j: _build(*plan, *pool) for j, plan in enumerate(plans[level]) if plan[2]}
+        pool_sizes = np.array(
+            [
+                len(merged[j][1]) if j in merged else int(pool_sizes[ids].sum())
+                for j, (_, ids, _) in enumerate(plans[level])
+            ],
+            dtype=np.int64,
+        )
+        ends = np.cumsum(pool_sizes).tolist()
+        pool_keys = _empty_keys(ends[-1], packing.num_words)
+        pool_coeffs = np.empty(ends[-1], dtype=dtype)
+        for j, (plan, end, size) in enumerate(zip(plans[level], ends, pool_sizes.tolist(), strict=True)):
+            out = (pool_keys[end - size : end], pool_coeffs[end - size : end])
+            if j in merged:
+                out[0][:], out[1][:] = merged[j]
+            else:
+                _build(*plan, *pool, out=out)
     raise AssertionError("unreachable: a network has at least one layer")
 
 
@@ -245,45 +263,53 @@ def _multisets(size: int, m: int) -> tuple[np.ndarray, np.ndarray]:
     return rows, value
 
 
+def _empty_keys(count: int, words: int) -> np.ndarray:
+    """An uninitialised ``(count, words)`` key array stored word by word (column-major): adding a
+    monomial to a block is then ``words`` contiguous loops instead of ``count`` loops of ``words``."""
+    return np.empty((words, count), dtype=np.uint64).T
+
+
 def _build(
     choices: _Choices,
     ids: np.ndarray,
-    may_repeat: bool,
+    merge: bool,
     pool_keys: np.ndarray,
     pool_coeffs: np.ndarray,
+    pool_starts: np.ndarray,
     pool_sizes: np.ndarray,
+    out: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``Σ_c μ_c n_c M(U_c)``: blocks concatenated, merged only where some ``μ_c`` repeats.
+    """``Σ_c μ_c n_c M(U_c)``: the blocks ``μ_c · n_c M(U_c)`` written one after the other.
 
-    ``may_repeat`` is False when the layer's parameters are pairwise distinct (no check needed).
+    ``merge``: some ``μ_c`` repeat (tied layers), so equal terms are then added up.  ``out``:
+    arrays of the (unmerged) size to write into.
     """
-    pool_starts = np.cumsum(pool_sizes) - pool_sizes
     sizes = pool_sizes[ids]
     total = int(sizes.sum())
+    keys, coeffs = out if out is not None else (_empty_keys(total, pool_keys.shape[1]), None)
+    if coeffs is None:
+        coeffs = np.empty(total, dtype=pool_coeffs.dtype)
     block_starts = np.cumsum(sizes) - sizes
     scaled = not (choices.counts == 1).all()
     if total >= _SLICE_BLOCK * len(ids):
         # large blocks: one pass per block, reading the pool slice and writing the output slice
-        keys = np.empty((total, pool_keys.shape[1]), dtype=np.uint64)
-        coeffs = np.empty(total, dtype=pool_coeffs.dtype)
-        for j, (start, size, out) in enumerate(
+        for j, (start, size, at) in enumerate(
             zip(pool_starts[ids].tolist(), sizes.tolist(), block_starts.tolist(), strict=True)
         ):
-            np.add(pool_keys[start : start + size], choices.keys[j], out=keys[out : out + size])
+            np.add(pool_keys[start : start + size], choices.keys[j], out=keys[at : at + size])
             if scaled:
-                np.multiply(
-                    pool_coeffs[start : start + size], choices.counts[j], out=coeffs[out : out + size]
-                )
+                np.multiply(pool_coeffs[start : start + size], choices.counts[j], out=coeffs[at : at + size])
             else:
-                coeffs[out : out + size] = pool_coeffs[start : start + size]
+                coeffs[at : at + size] = pool_coeffs[start : start + size]
     else:
         gather = np.arange(total, dtype=np.int64) + np.repeat(pool_starts[ids] - block_starts, sizes)
-        keys = pool_keys[gather]
-        keys += np.repeat(choices.keys, sizes, axis=0)
-        coeffs = pool_coeffs[gather]
+        for word in range(keys.shape[1]):
+            np.take(pool_keys[:, word], gather, out=keys[:, word], mode="clip")
+            keys[:, word] += np.repeat(choices.keys[:, word], sizes)
+        np.take(pool_coeffs, gather, out=coeffs, mode="clip")
         if scaled:
-            coeffs = coeffs * np.repeat(choices.counts, sizes)
-    if may_repeat and has_repeated_rows(choices.keys):
+            coeffs *= np.repeat(choices.counts, sizes)
+    if merge:
         return merge_terms(keys, coeffs)
     return keys, coeffs
 
