@@ -51,12 +51,18 @@ QUICK_CONSTRAINTS = ["S3 [quadratic free -> 3, quadratic free -> invariant]"]
 
 
 def best_of(repeats: int, run: Callable[[], Any]) -> tuple[float, Any]:
-    best, result = float("inf"), None
+    seconds, result = runs(repeats, run)
+    return min(seconds), result
+
+
+def runs(repeats: int, run: Callable[[], Any]) -> tuple[list[float], Any]:
+    """The seconds of each of ``repeats`` calls, and the last result."""
+    seconds, result = [], None
     for _ in range(repeats):
         start = time.perf_counter()
         result = run()
-        best = min(best, time.perf_counter() - start)
-    return best, result
+        seconds.append(time.perf_counter() - start)
+    return seconds, result
 
 
 def _expand_cold(spec: NetworkSpec):
@@ -67,8 +73,9 @@ def _expand_cold(spec: NetworkSpec):
 def time_expansion(text: str, repeats: int) -> dict:
     spec = NetworkSpec.parse(text)
     expand_network_flint(spec)  # derive the tied layers' schemes once, outside both timings
-    flint_seconds, old = best_of(repeats, lambda: expand_network_flint(spec))
-    seconds, expansion = best_of(repeats, lambda: _expand_cold(spec))
+    flint_runs, old = runs(repeats, lambda: expand_network_flint(spec))
+    block_runs, expansion = runs(repeats, lambda: _expand_cold(spec))
+    seconds, flint_seconds = min(block_runs), min(flint_runs)
     return {
         "network": text,
         "weights": spec.num_weights,
@@ -81,6 +88,8 @@ def time_expansion(text: str, repeats: int) -> dict:
         "seconds": round(seconds, 6),
         "flint_seconds": round(flint_seconds, 6),
         "speedup_vs_flint": round(flint_seconds / seconds, 1),
+        "runs_seconds": [round(v, 4) for v in block_runs],
+        "flint_runs_seconds": [round(v, 4) for v in flint_runs],
         "speedup_vs_seed": round(SEED_SECONDS / seconds, 1),
     }
 
