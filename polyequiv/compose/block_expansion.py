@@ -42,6 +42,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
@@ -112,53 +113,24 @@ def expand_blocks(
     """
     packing = MonomialPacking(exponent_bounds(spec, parameters))
     dtype = coefficient_dtype(coefficient_sum_bound(spec))
-    units = packing.unit_keys
-    items = [_layer_items(spec, parameters, number) for number in range(len(spec.layers))]
-    # a layer whose items carry pairwise distinct parameters (every free layer) never repeats a μ
-    distinct_params = [
-        len(np.unique(np.concatenate([i.params for i in own]))) == sum(len(i.params) for i in own)
-        for own in items
-    ]
-    depth = len(spec.layers)
-    # plan top-down: needed[ℓ] maps each multiset S of layer-ℓ outputs (as counts) to its pool id
-    needed: list[dict[tuple[int, ...], int]] = [{} for _ in range(depth + 1)]
-    width = spec.layers[-1].num_outputs
-    for k in range(width):
-        needed[depth][tuple(int(i == k) for i in range(width))] = k
-    plans: list[list[tuple[_Choices, np.ndarray, bool]]] = [[] for _ in range(depth + 1)]
-    for level in range(depth, 0, -1):
-        lower, inputs = needed[level - 1], spec.input_width(level - 1)
-        size_bound = math.prod(layer.degree for layer in spec.layers[level - 1 :])
-        for multiset in needed[level]:
-            choices = _choices(multiset, items[level - 1], units, dtype, inputs)
-            distinct, inverse = _row_ids(choices.lower, size_bound)
-            ids = np.array(
-                [lower.setdefault(tuple(row), len(lower)) for row in distinct.tolist()], dtype=np.int64
-            )
-            choices, block_ids = choices, ids[inverse]
-            merge = False
-            if not distinct_params[level - 1]:
-                choices, block_ids = _combine_equal_blocks(choices, block_ids)
-                merge = has_repeated_rows(choices.keys)
-            plans[level].append((choices, block_ids, merge))
-    # build bottom-up: level 0 holds the monomials x^U
-    x_units = units[parameters.num_params :]
+    needed, plans = _plan(spec, parameters, packing.unit_keys, dtype)
+    # level 0 holds the monomials x^U
     exponents = np.array(list(needed[0]), dtype=np.uint64).reshape(len(needed[0]), spec.n)
     pool_keys = _empty_keys(len(needed[0]), packing.num_words)
-    pool_keys[:] = exponents @ x_units if spec.n else 0
+    pool_keys[:] = exponents @ packing.unit_keys[parameters.num_params :] if spec.n else 0
     pool_coeffs = np.ones(len(needed[0]), dtype=dtype)
     pool_sizes = np.ones(len(needed[0]), dtype=np.int64)
-    for level in range(1, depth + 1):
+    for level in range(1, len(plans)):
         pool = (pool_keys, pool_coeffs, np.cumsum(pool_sizes) - pool_sizes, pool_sizes)
-        if level == depth:
-            built = [_build(choices, ids, merge, *pool) for choices, ids, merge in plans[level]]
+        if level == len(plans) - 1:
+            built = [_build(*plan, *pool) for plan in plans[level]]
             return packing, tuple(PackedPolynomial(keys, coeffs) for keys, coeffs in built)
         # the merged products first (their sizes are known only after merging), then one pool
-        merged = {j: _build(*plan, *pool) for j, plan in enumerate(plans[level]) if plan[2]}
+        merged = {j: _build(*plan, *pool) for j, plan in enumerate(plans[level]) if plan.merge}
         pool_sizes = np.array(
             [
-                len(merged[j][1]) if j in merged else int(pool_sizes[ids].sum())
-                for j, (_, ids, _) in enumerate(plans[level])
+                len(merged[j][1]) if j in merged else int(pool_sizes[plan.ids].sum())
+                for j, plan in enumerate(plans[level])
             ],
             dtype=np.int64,
         )
@@ -172,6 +144,48 @@ def expand_blocks(
             else:
                 _build(*plan, *pool, out=out)
     raise AssertionError("unreachable: a network has at least one layer")
+
+
+class _Plan(NamedTuple):
+    """How to build one ``M_ℓ(S)``: its choices, the pool id of each ``U_c``, whether to merge."""
+
+    choices: _Choices
+    ids: np.ndarray
+    merge: bool
+
+
+def _plan(
+    spec: NetworkSpec, parameters: NetworkParameters, units: np.ndarray, dtype: type
+) -> tuple[list[dict[tuple[int, ...], int]], list[list[_Plan]]]:
+    """Top-down: ``needed[ℓ]`` maps each multiset ``S`` of layer-ℓ outputs (as counts) to its pool
+    id, and ``plans[ℓ]`` lists how to build them from level ``ℓ − 1`` (``plans[0]`` is empty)."""
+    items = [_layer_items(spec, parameters, number) for number in range(len(spec.layers))]
+    # a layer whose items carry pairwise distinct parameters (every free layer) never repeats a μ
+    distinct_params = [
+        len(np.unique(np.concatenate([i.params for i in own]))) == sum(len(i.params) for i in own)
+        for own in items
+    ]
+    depth = len(spec.layers)
+    needed: list[dict[tuple[int, ...], int]] = [{} for _ in range(depth + 1)]
+    width = spec.layers[-1].num_outputs
+    for k in range(width):
+        needed[depth][tuple(int(i == k) for i in range(width))] = k
+    plans: list[list[_Plan]] = [[] for _ in range(depth + 1)]
+    for level in range(depth, 0, -1):
+        lower, inputs = needed[level - 1], spec.input_width(level - 1)
+        size_bound = math.prod(layer.degree for layer in spec.layers[level - 1 :])
+        for multiset in needed[level]:
+            choices = _choices(multiset, items[level - 1], units, dtype, inputs)
+            distinct, inverse = _row_ids(choices.lower, size_bound)
+            ids = np.array(
+                [lower.setdefault(tuple(row), len(lower)) for row in distinct.tolist()], dtype=np.int64
+            )
+            block_ids, merge = ids[inverse], False
+            if not distinct_params[level - 1]:
+                choices, block_ids = _combine_equal_blocks(choices, block_ids)
+                merge = has_repeated_rows(choices.keys)
+            plans[level].append(_Plan(choices, block_ids, merge))
+    return needed, plans
 
 
 def _layer_items(spec: NetworkSpec, parameters: NetworkParameters, number: int) -> list[_Items]:

@@ -108,7 +108,7 @@ class NetworkExpansion:
 
     @cached_property
     def outputs(self) -> tuple[Any, ...]:
-        """The outputs as FLINT ``fmpz_mpoly`` (converted on first use, ≈ 1 µs a term)."""
+        """The outputs as FLINT ``fmpz_mpoly``, converted from :meth:`term_dict` on first use."""
         return tuple(self.context.from_dict(self.term_dict(k)) for k in range(self.num_outputs))
 
     def parameter_monomial(self, key: tuple[tuple[int, int], ...], *, latex: bool = False) -> str:
