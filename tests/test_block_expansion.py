@@ -17,6 +17,8 @@ from polyequiv.compose import NetworkSpec, block_expansion, packed
 from polyequiv.compose.block_expansion import coefficient_dtype, coefficient_sum_bound
 from polyequiv.compose.expansion import expand_network, expand_network_flint
 from polyequiv.compose.packed import MonomialPacking, has_repeated_rows, merge_terms
+from polyequiv.compose.parameters import NetworkParameters
+from polyequiv.errors import SpecError
 
 NETWORKS = [
     "S3 [quadratic free -> 3, quadratic free -> 3]",  # no bias
@@ -48,6 +50,55 @@ def assert_same_as_flint(text: str) -> None:
 @pytest.mark.parametrize("text", NETWORKS)
 def test_block_expansion_equals_flint_term_by_term(text: str) -> None:
     assert_same_as_flint(text)
+
+
+def random_networks(count: int, seed: int) -> list[str]:
+    """Small random networks: groups, degrees, widths, tied/free, bias, ordered/full indexing."""
+    rng = np.random.default_rng(seed)
+    names = {1: "linear", 2: "quadratic", 3: "cubic"}
+    found: list[str] = []
+    while len(found) < count:
+        n = int(rng.integers(2, 5))
+        group = str(rng.choice([f"S{n}", f"C{n}", "D4" if n == 4 else f"S{n}"]))
+        depth = int(rng.integers(1, 4))
+        layers = []
+        for number in range(depth):
+            last = number == depth - 1
+            tied = bool(rng.random() < 0.4)
+            width = (
+                str(rng.choice([str(n), "invariant"]))
+                if last
+                else str(rng.choice([str(n), "1"] if tied else [str(n), "1", "2"]))
+            )
+            words = [names[int(rng.integers(1, 4))], "tied" if tied else "free"]
+            if rng.random() < 0.25:
+                words.append("full")
+            if rng.random() < 0.5:
+                words.append("+bias")
+            layers.append(" ".join(words) + f" -> {width}")
+        try:
+            spec = NetworkSpec.parse(f"{group} [{', '.join(layers)}]")
+            parameters = NetworkParameters(spec)
+            if spec.estimate_terms() > 3000 or any(
+                layer.tied and not parameters.equalities_only(i) for i, layer in enumerate(spec.layers)
+            ):
+                continue
+        except SpecError:
+            continue
+        found.append(str(spec))
+    return found
+
+
+@pytest.mark.parametrize("text", random_networks(24, seed=9))
+def test_random_networks_equal_flint_term_by_term(text: str) -> None:
+    assert_same_as_flint(text)
+
+
+def test_additive_ties_are_refused_by_both_paths() -> None:
+    spec = NetworkSpec.parse("S3 [linear tied full -> 3, quadratic tied full +bias -> invariant]")
+    for expand in (expand_network, expand_network_flint):
+        with pytest.raises(SpecError, match="additive ties"):
+            expand(spec)
 
 
 def test_lazy_flint_outputs_equal_the_flint_path() -> None:
