@@ -219,3 +219,35 @@ def test_packed_module_doctest_example() -> None:
     packing = packed.MonomialPacking((2, 1))
     assert packing.num_words == 1
     assert packing.unit_keys.tolist() == [[1], [3]]
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64, object])
+def test_choices_expand_products_of_items_like_brute_force(dtype) -> None:
+    """``M(S)``'s choices (μ, count, U) summed equal the product of the items' sums expanded by hand,
+    with repeated parameters and multiplicities > 1 (a tied layer's classes)."""
+    packing = MonomialPacking((4, 4, 4))
+    outputs = [
+        block_expansion._Items(np.array([0, 1, 0]), np.array([[1, 0], [0, 2], [1, 1]]), np.array([1, 2, 3])),
+        block_expansion._Items(np.array([2, 0]), np.array([[0, 1], [2, 0]]), np.array([1, 1])),
+    ]
+    for multiset in [(2, 0), (1, 1), (3, 1), (0, 0)]:
+        choices = block_expansion._choices(multiset, outputs, packing.unit_keys, dtype, 2)
+        got: Counter = Counter()
+        for mu, count, lower in zip(
+            packing.decode(choices.keys).tolist(),
+            choices.counts.tolist(),
+            choices.lower.tolist(),
+            strict=True,
+        ):
+            got[(tuple(mu), tuple(lower))] += int(count)
+        # brute force: ordered choices of one item per factor
+        factors = [k for k, m in enumerate(multiset) for _ in range(m)]
+        expected: Counter = Counter()
+        for picks in itertools.product(*[range(len(outputs[k].params)) for k in factors]):
+            mu, lower, count = [0, 0, 0], [0, 0], 1
+            for k, i in zip(factors, picks, strict=True):
+                mu[int(outputs[k].params[i])] += 1
+                lower = [a + int(b) for a, b in zip(lower, outputs[k].counts[i], strict=True)]
+                count *= int(outputs[k].multiplicity[i])
+            expected[(tuple(mu), tuple(lower))] += count
+        assert got == expected
