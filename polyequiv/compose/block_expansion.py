@@ -47,7 +47,7 @@ from typing import NamedTuple
 import numpy as np
 
 from polyequiv.compose.network import NetworkSpec
-from polyequiv.compose.packed import MonomialPacking, PackedPolynomial, has_repeated_rows, merge_terms
+from polyequiv.compose.packed import MonomialPacking, PackedPolynomial, merge_terms, repeated_rows
 from polyequiv.compose.parameters import NetworkParameters
 
 #: Largest coefficient sums for ``int32`` and ``int64`` coefficients (above: exact Python ints).
@@ -126,7 +126,9 @@ def expand_blocks(
             built = [_build(*plan, *pool) for plan in plans[level]]
             return packing, tuple(PackedPolynomial(keys, coeffs) for keys, coeffs in built)
         # the merged products first (their sizes are known only after merging), then one pool
-        merged = {j: _build(*plan, *pool) for j, plan in enumerate(plans[level]) if plan.merge}
+        merged = {
+            j: _build(*plan, *pool) for j, plan in enumerate(plans[level]) if plan.merge_from is not None
+        }
         pool_sizes = np.array(
             [
                 len(merged[j][1]) if j in merged else int(pool_sizes[plan.ids].sum())
@@ -147,11 +149,12 @@ def expand_blocks(
 
 
 class _Plan(NamedTuple):
-    """How to build one ``M_ℓ(S)``: its choices, the pool id of each ``U_c``, whether to merge."""
+    """How to build one ``M_ℓ(S)``: its choices, the pool id of each ``U_c``, and (tied layers) the
+    first choice whose ``μ`` repeats, from which on the terms are merged (``None``: no merging)."""
 
     choices: _Choices
     ids: np.ndarray
-    merge: bool
+    merge_from: int | None
 
 
 def _plan(
@@ -180,11 +183,16 @@ def _plan(
             ids = np.array(
                 [lower.setdefault(tuple(row), len(lower)) for row in distinct.tolist()], dtype=np.int64
             )
-            block_ids, merge = ids[inverse], False
+            block_ids, merge_from = ids[inverse], None
             if not distinct_params[level - 1]:
                 choices, block_ids = _combine_equal_blocks(choices, block_ids)
-                merge = has_repeated_rows(choices.keys)
-            plans[level].append(_Plan(choices, block_ids, merge))
+                repeated = repeated_rows(choices.keys)
+                if repeated.any():
+                    # blocks of a repeated μ go last: only their terms are merged
+                    order = np.argsort(repeated, kind="stable")
+                    choices = _Choices(choices.keys[order], choices.counts[order], choices.lower)
+                    block_ids, merge_from = block_ids[order], int((~repeated).sum())
+            plans[level].append(_Plan(choices, block_ids, merge_from))
     return needed, plans
 
 
@@ -286,7 +294,7 @@ def _empty_keys(count: int, words: int) -> np.ndarray:
 def _build(
     choices: _Choices,
     ids: np.ndarray,
-    merge: bool,
+    merge_from: int | None,
     pool_keys: np.ndarray,
     pool_coeffs: np.ndarray,
     pool_starts: np.ndarray,
@@ -295,8 +303,8 @@ def _build(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``Σ_c μ_c n_c M(U_c)``: the blocks ``μ_c · n_c M(U_c)`` written one after the other.
 
-    ``merge``: some ``μ_c`` repeat (tied layers), so equal terms are then added up.  ``out``:
-    arrays of the (unmerged) size to write into.
+    ``merge_from``: the choices from this one on share their ``μ`` with another (tied layers), so
+    equal terms among their blocks are added up.  ``out``: arrays of the (unmerged) size to write into.
     """
     sizes = pool_sizes[ids]
     total = int(sizes.sum())
@@ -323,8 +331,12 @@ def _build(
         np.take(pool_coeffs, gather, out=coeffs, mode="clip")
         if scaled:
             coeffs *= np.repeat(choices.counts, sizes)
-    if merge:
-        return merge_terms(keys, coeffs)
+    if merge_from is not None:
+        start = int(block_starts[merge_from]) if merge_from < len(ids) else total
+        tail_keys, tail_coeffs = merge_terms(keys[start:], coeffs[start:])
+        end = start + len(tail_coeffs)
+        keys[start:end], coeffs[start:end] = tail_keys, tail_coeffs
+        return keys[:end], coeffs[:end]
     return keys, coeffs
 
 

@@ -137,10 +137,19 @@ def merge_terms(keys: np.ndarray, coeffs: np.ndarray) -> tuple[np.ndarray, np.nd
     return keys[starts[keep]], sums[keep]
 
 
-def has_repeated_rows(keys: np.ndarray) -> bool:
-    """True when two rows of ``keys`` are equal."""
+def repeated_rows(keys: np.ndarray) -> np.ndarray:
+    """Boolean mask of the rows of ``keys`` that equal some other row."""
+    mask = np.zeros(keys.shape[0], dtype=bool)
     if keys.shape[0] <= 1:
-        return False
+        return mask
     order = np.lexsort(keys.T[::-1]) if keys.shape[1] > 1 else np.argsort(keys[:, 0])
     ordered = keys[order]
-    return bool(np.all(ordered[1:] == ordered[:-1], axis=1).any())
+    same = np.all(ordered[1:] == ordered[:-1], axis=1)
+    mask[order[1:][same]] = True
+    mask[order[:-1][same]] = True
+    return mask
+
+
+def has_repeated_rows(keys: np.ndarray) -> bool:
+    """True when two rows of ``keys`` are equal."""
+    return bool(repeated_rows(keys).any())
