@@ -251,3 +251,12 @@ def test_choices_expand_products_of_items_like_brute_force(dtype) -> None:
                 count *= int(outputs[k].multiplicity[i])
             expected[(tuple(mu), tuple(lower))] += count
         assert got == expected
+
+
+@pytest.mark.parametrize("words", [1, 3])
+def test_repeated_rows_marks_exactly_the_rows_with_a_twin(words: int) -> None:
+    keys = np.random.default_rng(words).integers(0, 3, size=(60, words)).astype(np.uint64)
+    counts = Counter(map(tuple, keys.tolist()))
+    expected = [counts[tuple(row)] > 1 for row in keys.tolist()]
+    assert packed.repeated_rows(keys).tolist() == expected
+    assert packed.repeated_rows(keys[:1]).tolist() == [False]
