@@ -2,11 +2,14 @@
 
 Three measurements, each best of ``--repeats``:
 
-* ``expansion``: :func:`expand_network` on the seed's three composed quadratic layers at N = 3
-  (widths 3, 3, 3; §2.5's ordered layer ``y_k = Σ_{i≤j} W^k_ij x_i x_j``), and the same network
-  homogenised with the seed's §2.6 constant input ``x₀ ≡ 1`` (``+bias``, all monomials of degree ≤ 2,
-  the convention of the seed's printed output).  The seed reports 13.8 s for its own
-  operator-overloading algebra; the target is ≥ 100× faster (< 0.14 s).
+* ``expansion``: :func:`expand_network` (disjoint blocks of shared products, packed numpy keys)
+  and :func:`expand_network_flint` (FLINT ``fmpz_mpoly`` products and sums, the previous path),
+  timed in the same run, on the seed's three composed quadratic layers at N = 3 (widths 3, 3, 3;
+  §2.5's ordered layer ``y_k = Σ_{i≤j} W^k_ij x_i x_j``), the same network with the seed's §2.6
+  constant input ``x₀ ≡ 1`` in every layer (``+bias``, all monomials of degree ≤ 2, the convention of
+  the seed's printed output), and its all-tied version (class parameters repeat, blocks merge).
+  The seed reports 13.8 s for its own operator-overloading algebra; the target is ≥ 100× faster
+  (< 0.14 s).  The load average (``os.getloadavg``) is recorded with the times.
 * ``constraints``: expansion + coefficient-matching equations for two quadratic layers with bias
   at n = 3 and 4 (hidden width n).
 * ``variety``: :func:`measure_variety` (ranks modulo two primes, no search) on the same networks.
@@ -23,19 +26,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from polyequiv.compose import NetworkSpec
-from polyequiv.compose.expansion import expand_network, network_constraints
+from polyequiv.compose import NetworkSpec, block_expansion
+from polyequiv.compose.expansion import expand_network, expand_network_flint, network_constraints
 from polyequiv.compose.variety import measure_variety
 
 SEED_SECONDS = 13.8
 EXPANSION_CASES = [
     "S3 [quadratic free -> 3, quadratic free -> 3, quadratic free -> 3]",
     "S3 [quadratic free +bias -> 3, quadratic free +bias -> 3, quadratic free +bias -> 3]",
+    "S3 [quadratic tied +bias -> 3, quadratic tied +bias -> 3, quadratic tied +bias -> 3]",
 ]
 CONSTRAINT_CASES = [
     "S3 [quadratic free +bias -> 3, quadratic free +bias -> 3]",
@@ -46,24 +51,45 @@ QUICK_CONSTRAINTS = ["S3 [quadratic free -> 3, quadratic free -> invariant]"]
 
 
 def best_of(repeats: int, run: Callable[[], Any]) -> tuple[float, Any]:
-    best, result = float("inf"), None
+    seconds, result = runs(repeats, run)
+    return min(seconds), result
+
+
+def runs(repeats: int, run: Callable[[], Any]) -> tuple[list[float], Any]:
+    """The seconds of each of ``repeats`` calls, and the last result."""
+    seconds, result = [], None
     for _ in range(repeats):
         start = time.perf_counter()
         result = run()
-        best = min(best, time.perf_counter() - start)
-    return best, result
+        seconds.append(time.perf_counter() - start)
+    return seconds, result
+
+
+def _expand_cold(spec: NetworkSpec):
+    block_expansion._multisets.cache_clear()  # no help from an earlier repetition
+    return expand_network(spec)
 
 
 def time_expansion(text: str, repeats: int) -> dict:
     spec = NetworkSpec.parse(text)
-    seconds, expansion = best_of(repeats, lambda: expand_network(spec))
+    expand_network_flint(spec)  # derive the tied layers' schemes once, outside both timings
+    flint_runs, old = runs(repeats, lambda: expand_network_flint(spec))
+    block_runs, expansion = runs(repeats, lambda: _expand_cold(spec))
+    seconds, flint_seconds = min(block_runs), min(flint_runs)
     return {
         "network": text,
         "weights": spec.num_weights,
+        "parameters": expansion.num_params,
         "output_degree": spec.degree,
         "terms": expansion.num_terms,
+        "flint_terms": old.num_terms,
         "estimated_terms": spec.estimate_terms(),
+        "key_words": expansion.packing.num_words,
         "seconds": round(seconds, 6),
+        "flint_seconds": round(flint_seconds, 6),
+        "speedup_vs_flint": round(flint_seconds / seconds, 1),
+        "runs_seconds": [round(v, 4) for v in block_runs],
+        "flint_runs_seconds": [round(v, 4) for v in flint_runs],
         "speedup_vs_seed": round(SEED_SECONDS / seconds, 1),
     }
 
@@ -172,7 +198,9 @@ def main() -> None:
     constraint_cases = QUICK_CONSTRAINTS if args.quick else CONSTRAINT_CASES
     document = {
         "seed_seconds": SEED_SECONDS,
+        "load_average_before": [round(v, 2) for v in os.getloadavg()],
         "expansion": [time_expansion(text, repeats) for text in expansion_cases],
+        "load_average_after_expansion": [round(v, 2) for v in os.getloadavg()],
         "constraints": [time_constraints(text, repeats) for text in constraint_cases],
         "variety": [time_variety(text, 1) for text in constraint_cases],
     }
@@ -183,13 +211,18 @@ def main() -> None:
     print(text)
     print()
     width = max(
-        len(row["network"]) for group in document.values() if isinstance(group, list) for row in group
+        len(row["network"]) for group in ("expansion", "constraints", "variety") for row in document[group]
     )
-    print(f"{'expansion':<{width}} {'weights':>7} {'terms':>10} {'seconds':>9} {'× seed':>7}")
+    print(f"load average (1, 5, 15 min): {document['load_average_before']} before")
+    print(
+        f"{'expansion':<{width}} {'weights':>7} {'terms':>10} {'seconds':>9} {'FLINT s':>9} "
+        f"{'× FLINT':>8} {'× seed':>7}"
+    )
     for row in document["expansion"]:
         print(
             f"{row['network']:<{width}} {row['weights']:>7} {row['terms']:>10,} "
-            f"{row['seconds']:>9.4f} {row['speedup_vs_seed']:>7}"
+            f"{row['seconds']:>9.4f} {row['flint_seconds']:>9.4f} {row['speedup_vs_flint']:>8} "
+            f"{row['speedup_vs_seed']:>7}"
         )
     print(f"{'constraints':<{width}} {'weights':>7} {'terms':>10} {'seconds':>9} {'equations by degree'}")
     for row in document["constraints"]:

@@ -60,6 +60,7 @@ def test_compose_benchmark_quick_mode_runs_and_reports_json() -> None:
     document = json.loads(completed.stdout.split("\n\n")[0])
     (expansion,) = document["expansion"]
     assert 0 < expansion["terms"] <= expansion["estimated_terms"] and expansion["seconds"] > 0
+    assert expansion["flint_terms"] == expansion["terms"] and expansion["flint_seconds"] > 0
     (variety,) = document["variety"]
     assert variety["primes_agree"] and variety["tied_dim"] <= variety["tangent_dim"]
     assert "equations by degree" in completed.stdout

@@ -6,9 +6,12 @@ parameters (:mod:`polyequiv.compose.parameters`)::
 
     y_k = Σ_α c_{k,α}(θ) x^α.
 
-It is computed layer by layer as sparse multivariate polynomials over ZZ
-(FLINT's ``fmpz_mpoly``: a dictionary of packed exponent vectors, with
-products and sums in C), never by expanding a symbolic expression.
+It is computed exactly as sparse polynomials over ZZ, never by expanding a
+symbolic expression: :func:`expand_network` assembles each output from
+disjoint blocks of shared products of the previous layers' outputs, in packed
+numpy arrays (:mod:`polyequiv.compose.block_expansion`); :func:`expand_network_flint`
+computes the same polynomials layer by layer with FLINT's ``fmpz_mpoly``
+products and sums (the reference path of the tests and the benchmark).
 
 Equations
 ---------
@@ -39,8 +42,11 @@ from functools import cached_property
 from typing import Any
 
 import flint
+import numpy as np
 
+from polyequiv.compose.block_expansion import expand_blocks
 from polyequiv.compose.network import NetworkSpec
+from polyequiv.compose.packed import MonomialPacking, PackedPolynomial
 from polyequiv.compose.parameters import NetworkParameters
 from polyequiv.errors import SizeLimitError, SpecError
 
@@ -53,12 +59,16 @@ ParamPolynomial = dict[tuple[tuple[int, int], ...], int]
 
 @dataclass
 class NetworkExpansion:
-    """The expanded outputs of a network.  Build it with :func:`expand_network`."""
+    """The expanded outputs of a network.  Build it with :func:`expand_network`.
+
+    ``terms[k]`` is output ``k`` as a :class:`PackedPolynomial` over the variables
+    ``(θ_0, …, θ_{P−1}, x_0, …, x_{n−1})`` (the parameters, then x), decoded by ``packing``.
+    """
 
     spec: NetworkSpec
     parameters: NetworkParameters
-    context: Any
-    outputs: tuple[Any, ...]
+    packing: MonomialPacking
+    terms: tuple[PackedPolynomial, ...]
     seconds: float
 
     @property
@@ -66,9 +76,17 @@ class NetworkExpansion:
         return self.parameters.num_params
 
     @property
+    def num_outputs(self) -> int:
+        return len(self.terms)
+
+    @property
     def num_terms(self) -> int:
         """Terms (parameter monomial × x monomial) over all outputs."""
-        return sum(len(p) for p in self.outputs)
+        return sum(len(p) for p in self.terms)
+
+    def term_dict(self, output: int) -> dict[tuple[int, ...], int]:
+        """Output ``k`` as ``{(exponents of θ, then of x): coefficient}``."""
+        return self.terms[output].to_dict(self.packing)
 
     def coefficients(self, output: int) -> dict[tuple[int, ...], ParamPolynomial]:
         """``{α: c_{k,α}}`` for output ``k``, the coefficients as sparse parameter polynomials."""
@@ -76,12 +94,22 @@ class NetworkExpansion:
 
     @cached_property
     def _grouped(self) -> list[dict[tuple[int, ...], ParamPolynomial]]:
-        return [group_by_x(y, self.num_params) for y in self.outputs]
+        return [_group_exponents(p.exponents(self.packing), p.coeffs, self.num_params) for p in self.terms]
 
     @cached_property
     def num_coefficients(self) -> int:
         """Nonzero coefficients ``c_{k,α}`` (pairs of an output and an x monomial)."""
-        return sum(len(self.coefficients(k)) for k in range(len(self.outputs)))
+        return sum(len(self.coefficients(k)) for k in range(self.num_outputs))
+
+    @cached_property
+    def context(self) -> Any:
+        """The FLINT ring ``ZZ[t_0..t_{P−1}, x_0..x_{n−1}]`` (lex) of :attr:`outputs`."""
+        return _flint_context(self.num_params, self.spec.n)
+
+    @cached_property
+    def outputs(self) -> tuple[Any, ...]:
+        """The outputs as FLINT ``fmpz_mpoly``, converted from :meth:`term_dict` on first use."""
+        return tuple(self.context.from_dict(self.term_dict(k)) for k in range(self.num_outputs))
 
     def parameter_monomial(self, key: tuple[tuple[int, int], ...], *, latex: bool = False) -> str:
         names = [self.parameters.param_name(p, latex=latex) for p, _ in key]
@@ -92,8 +120,30 @@ class NetworkExpansion:
         return (" " if latex else "·").join(powers) if powers else "1"
 
 
+@dataclass
+class FlintExpansion:
+    """The outputs expanded with FLINT products and sums (:func:`expand_network_flint`)."""
+
+    spec: NetworkSpec
+    parameters: NetworkParameters
+    context: Any
+    outputs: tuple[Any, ...]
+    seconds: float
+
+    @property
+    def num_terms(self) -> int:
+        return sum(len(p) for p in self.outputs)
+
+    def term_dict(self, output: int) -> dict[tuple[int, ...], int]:
+        return {tuple(int(e) for e in m): int(c) for m, c in self.outputs[output].to_dict().items()}
+
+
 def expand_network(spec: NetworkSpec) -> NetworkExpansion:
     """Expand every output of ``spec`` exactly (integer coefficients).
+
+    The outputs are built as disjoint blocks of shared products in packed numpy arrays
+    (:mod:`polyequiv.compose.block_expansion`); :func:`expand_network_flint` is the plain
+    FLINT computation of the same polynomials.
 
     Raises
     ------
@@ -106,14 +156,38 @@ def expand_network(spec: NetworkSpec) -> NetworkExpansion:
     spec.check_size()
     started = time.perf_counter()
     parameters = NetworkParameters(spec)
+    _check_equality_ties(spec, parameters)
+    packing, terms = expand_blocks(spec, parameters)
+    return NetworkExpansion(
+        spec=spec,
+        parameters=parameters,
+        packing=packing,
+        terms=terms,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _check_equality_ties(spec: NetworkSpec, parameters: NetworkParameters) -> None:
     for number, layer in enumerate(spec.layers):
         if layer.tied and not parameters.equalities_only(number):
             raise SpecError(
                 f"tied layer {number + 1} ({spec.layer_spec(number)}) has additive ties; its expansion "
                 "needs rational coefficients: use ordered indexing or make the layer free"
             )
+
+
+def _flint_context(num_params: int, n: int) -> Any:
+    return flint.fmpz_mpoly_ctx.get((("t", num_params), ("x", n)), "lex")
+
+
+def expand_network_flint(spec: NetworkSpec) -> FlintExpansion:
+    """The reference path: each layer's outputs as FLINT ``fmpz_mpoly`` products and balanced sums."""
+    spec.check_size()
+    started = time.perf_counter()
+    parameters = NetworkParameters(spec)
+    _check_equality_ties(spec, parameters)
     num_params, n = parameters.num_params, spec.n
-    context = flint.fmpz_mpoly_ctx.get((("t", num_params), ("x", n)), "lex") if num_params else None
+    context = _flint_context(num_params, n)
     gens = context.gens()
     one = context.constant(1)
     units = list(gens[num_params:])
@@ -138,7 +212,7 @@ def expand_network(spec: NetworkSpec) -> NetworkExpansion:
             )
             for k in range(layer.num_outputs)
         ]
-    return NetworkExpansion(
+    return FlintExpansion(
         spec=spec,
         parameters=parameters,
         context=context,
@@ -166,12 +240,30 @@ def _layer_weight_polys(parameters: NetworkParameters, layer: int, gens: tuple[A
 
 
 def group_by_x(poly: Any, num_params: int) -> dict[tuple[int, ...], ParamPolynomial]:
-    """Split a polynomial of the expansion ring into ``{x exponent: parameter polynomial}``."""
+    """Split a FLINT polynomial of the expansion ring into ``{x exponent: parameter polynomial}``."""
     grouped: dict[tuple[int, ...], ParamPolynomial] = {}
     for exponents, coefficient in poly.to_dict().items():
         x_part = tuple(int(e) for e in exponents[num_params:])
         key = tuple((i, int(e)) for i, e in enumerate(exponents[:num_params]) if e)
         grouped.setdefault(x_part, {})[key] = int(coefficient)
+    return grouped
+
+
+def _group_exponents(
+    exponents: np.ndarray, coeffs: np.ndarray, num_params: int
+) -> dict[tuple[int, ...], ParamPolynomial]:
+    """:func:`group_by_x` for an ``(m, P + n)`` exponent array and its coefficients."""
+    grouped: dict[tuple[int, ...], ParamPolynomial] = {}
+    rows, columns = np.nonzero(exponents[:, :num_params])
+    values = exponents[rows, columns].tolist()
+    ends = np.searchsorted(rows, np.arange(1, exponents.shape[0] + 1)).tolist()
+    pairs = list(zip(columns.tolist(), values, strict=True))
+    start = 0
+    for x_part, end, coefficient in zip(
+        map(tuple, exponents[:, num_params:].tolist()), ends, coeffs.tolist(), strict=True
+    ):
+        grouped.setdefault(x_part, {})[tuple(pairs[start:end])] = int(coefficient)
+        start = end
     return grouped
 
 
@@ -260,7 +352,7 @@ def network_constraints(expansion: NetworkExpansion) -> NetworkConstraints:
     started = time.perf_counter()
     spec = expansion.spec
     n = spec.n
-    coefficients = [expansion.coefficients(k) for k in range(len(expansion.outputs))]
+    coefficients = [expansion.coefficients(k) for k in range(expansion.num_outputs)]
     seen: set[tuple[Any, ...]] = set()
     equations: list[PolynomialEquation] = []
     for number, sigma in enumerate(spec.group_generators):
