@@ -51,7 +51,8 @@ from polyequiv.spec import INDEXINGS, LayerSpec
 
 FORMAT = "polyequiv-network"
 INVARIANT = "invariant"
-#: Terms (weight monomial × x monomial) the expansion may hold, estimated up front (≈ 100 B each in FLINT).
+#: Terms (weight monomial × x monomial) the expansion may hold, estimated up front (≈ 28 B each packed,
+#: ≈ 100 B in FLINT); below it the coefficients fit in int32 (the estimate bounds their sum).
 MAX_EXPANSION_TERMS = 20_000_000
 
 _DEGREE_NAMES = {1: "linear", 2: "quadratic", 3: "cubic", 4: "quartic", 5: "quintic"}
