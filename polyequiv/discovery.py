@@ -9,7 +9,8 @@ the symmetry off a heatmap of the learned weights.  This module turns the heatma
 2. **Derive** the classes of candidate groups with polyequiv's own derivation
    (``derive(LayerSpec(...)).graph.class_of_weight``): Sₙ, Cₙ, Dₙ, torus translations
    ``Z_H × Z_W`` of every grid ``H × W = n`` (pixels row-major, ``p = r·W + c``), the torus with
-   the dihedral symmetries of the square when ``H = W``, and the trivial group.
+   the dihedral symmetries of the square when ``H = W`` (the groups ``torus`` and ``torus-dihedral``
+   of :mod:`polyequiv.groups`), and the trivial group.
 3. **Compare** the clustered partition of weight positions with each candidate's partition by
    the adjusted Rand index (:func:`adjusted_rand_index`, 1 for identical partitions, ≈ 0 for
    unrelated ones) and the matching distance of Yeh et al. 2022 (:func:`matching_distance`, the
@@ -53,6 +54,7 @@ from typing import Any
 
 import numpy as np
 
+from polyequiv import groups
 from polyequiv.derivation import derive
 from polyequiv.errors import SizeLimitError
 from polyequiv.spec import LayerSpec
@@ -368,30 +370,20 @@ def _lloyd(sorted_v: np.ndarray, cuts: np.ndarray, iterations: int) -> np.ndarra
 
 # ---------------------------------------------------------------------- candidate groups
 def torus_generators(height: int, width: int) -> list[tuple[int, ...]]:
-    """Translations of the ``height × width`` torus on pixels ``p = r·width + c`` (row-major).
-
-    Two generators, in array form ``σ[p] = σ(p)``: the row shift ``(r, c) ↦ (r+1 mod H, c)`` and
-    the column shift ``(r, c) ↦ (r, c+1 mod W)``; they generate ``Z_H × Z_W`` of order ``H·W``.
+    """Translations of the ``height × width`` torus on pixels ``p = r·width + c`` (row-major): the
+    generators of :func:`polyequiv.groups.torus_generators` (``--group torus``), kept under this name.
 
     >>> torus_generators(2, 3)
     [(3, 4, 5, 0, 1, 2), (1, 2, 0, 4, 5, 3)]
     """
-    if height < 1 or width < 1:
-        raise ValueError(f"a torus needs positive sides, got {height}x{width}")
-    r, c = np.divmod(np.arange(height * width), width)
-    rows = ((r + 1) % height) * width + c
-    cols = r * width + (c + 1) % width
-    return [tuple(int(p) for p in rows), tuple(int(p) for p in cols)]
+    return groups.torus_generators((height, width))
 
 
 def torus_dihedral_generators(side: int) -> list[tuple[int, ...]]:
     """Translations of the ``side × side`` torus plus the quarter turn ``(r, c) ↦ (c, −r)`` and the
-    mirror ``(r, c) ↦ (r, −c)`` (mod ``side``): the square's dihedral group D₄ acting on the torus
-    (order ``8·side²`` for ``side ≥ 3``)."""
-    r, c = np.divmod(np.arange(side * side), side)
-    turn = c * side + (-r) % side
-    mirror = r * side + (-c) % side
-    return [*torus_generators(side, side), tuple(int(p) for p in turn), tuple(int(p) for p in mirror)]
+    mirror ``(r, c) ↦ (r, −c)``: :func:`polyequiv.groups.torus_dihedral_generators` (``--group
+    torus-dihedral``), kept under this name."""
+    return groups.torus_dihedral_generators((side, side))
 
 
 @dataclass(frozen=True)
@@ -402,9 +394,11 @@ class CandidateGroup:
     n: int
     kind: str  # LayerSpec.group
     generators: tuple[tuple[int, ...], ...] = ()
+    shape: tuple[int, int] | None = None  # the grid of the torus groups (LayerSpec.shape)
 
     def spec(self, degree: int, mode: str) -> LayerSpec:
-        return LayerSpec(n=self.n, degree=degree, mode=mode, group=self.kind, generators=self.generators)
+        return LayerSpec(n=self.n, degree=degree, mode=mode, group=self.kind, generators=self.generators,
+                         shape=self.shape)
 
 
 def candidate_groups(n: int) -> list[CandidateGroup]:
@@ -420,12 +414,10 @@ def candidate_groups(n: int) -> list[CandidateGroup]:
              CandidateGroup(f"D{n}", n, "dihedral")]
     for height in range(2, n // 2 + 1):
         if n % height == 0:
-            found.append(CandidateGroup(f"T{height}x{n // height}", n, "custom",
-                                        tuple(torus_generators(height, n // height))))
+            found.append(CandidateGroup(f"T{height}x{n // height}", n, "torus", shape=(height, n // height)))
     side = math.isqrt(n)
     if side * side == n and side >= 2:
-        found.append(CandidateGroup(f"T{side}x{side}+D4", n, "custom",
-                                    tuple(torus_dihedral_generators(side))))
+        found.append(CandidateGroup(f"T{side}x{side}+D4", n, "torus-dihedral", shape=(side, side)))
     found.append(CandidateGroup("trivial", n, "custom", (tuple(range(n)),)))
     return found
 

@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from polyequiv import discovery
+from polyequiv import discovery, groups
 from polyequiv.errors import SizeLimitError
+from polyequiv.spec import LayerSpec
 from polyequiv_cli.main import cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -162,6 +163,28 @@ def test_derived_candidate_classes_equal_closed_forms(name: str, classes: np.nda
     group = next(g for g in discovery.candidate_groups(n) if g.name == name)
     derived = discovery.derived_classes(group.spec(1, "equivariant"))
     assert same_partition(derived, classes)
+
+
+@pytest.mark.parametrize("n", [4, 12, 16])
+def test_torus_candidates_are_the_torus_groups_of_polyequiv_groups(n: int) -> None:
+    """Discovery's tori are ``--group torus`` / ``torus-dihedral`` on the grid, and their classes equal
+    those of the same groups given as custom generators written here (affine maps on (r, c))."""
+    tori = [g for g in discovery.candidate_groups(n) if g.name.startswith("T")]
+    assert tori and all(g.kind in groups.GRID_KINDS and g.shape is not None for g in tori)
+    for group in tori:
+        height, width = group.shape
+        assert group.name == f"T{height}x{width}" + ("+D4" if group.kind == "torus-dihedral" else "")
+        r, c = np.divmod(np.arange(n), width)
+        written = [((r + 1) % height) * width + c, r * width + (c + 1) % width]
+        if group.kind == "torus-dihedral":
+            written += [c * width + (-r) % height, r * width + (-c) % width]  # quarter turn, mirror
+        assert discovery.torus_generators(height, width) == groups.torus_generators((height, width))
+        custom = [tuple(int(p) for p in g) for g in written]
+        for degree, mode in [(1, "equivariant"), (2, "equivariant"), (2, "invariant")]:
+            reference = LayerSpec(n=n, degree=degree, mode=mode, group="custom", generators=tuple(custom))
+            assert same_partition(discovery.derived_classes(group.spec(degree, mode)),
+                                  discovery.derived_classes(reference))
+    assert discovery.torus_dihedral_generators(4) == groups.torus_dihedral_generators((4, 4))
 
 
 @pytest.mark.parametrize("noise", [0.0, 1e-3])
