@@ -60,6 +60,11 @@ from polyequiv.errors import SizeLimitError
 from polyequiv.spec import LayerSpec
 
 MODES = ("auto", "equivariant", "invariant")
+#: Input representations a layout can read (output ``V``): the set ``V`` (any degree), and, for a
+#: linear node model on graphs, ordered pairs ``V2`` (``W[k, i, j]`` as given) or edges ``E``
+#: (``W[k, i, j] + W[k, j, i]`` on ``i < j``: all an adjacency matrix, symmetric with a zero
+#: diagonal, lets the data determine).
+INPUTS = ("V", "E", "V2")
 
 #: Below this fraction of the value spread, a cluster's spread counts as zero (exact ties).
 RELATIVE_RESOLUTION = 1e-6
@@ -396,9 +401,10 @@ class CandidateGroup:
     generators: tuple[tuple[int, ...], ...] = ()
     shape: tuple[int, int] | None = None  # the grid of the torus groups (LayerSpec.shape)
 
-    def spec(self, degree: int, mode: str) -> LayerSpec:
+    def spec(self, degree: int, mode: str, input: str = "V") -> LayerSpec:
+        output = "1" if mode == "invariant" else "V"
         return LayerSpec(n=self.n, degree=degree, mode=mode, group=self.kind, generators=self.generators,
-                         shape=self.shape)
+                         shape=self.shape, input=input, output=output)
 
 
 def candidate_groups(n: int) -> list[CandidateGroup]:
@@ -444,23 +450,33 @@ class WeightLayout:
     degree: int
     mode: str
     values: np.ndarray
+    input: str = "V"  # the layer's input representation (INPUTS); output V, or 1 when invariant
 
     @property
     def channels(self) -> int:
         return int(self.values.shape[0])
 
 
-def read_layout(weights: Any, degree: int = 1, mode: str = "auto") -> WeightLayout:
+def read_layout(weights: Any, degree: int = 1, mode: str = "auto", input: str = "V") -> WeightLayout:
     """Read a weight tensor as copies of a degree-1 or degree-2 layer (see the module table).
+
+    ``input="V2"`` or ``"E"``: a linear node model on graphs, ``W[…, k, i, j]`` (output node ``k``,
+    adjacency entry ``A_ij``), read as the equivariant ``V2 → V`` layer as given, or as the ``E → V``
+    layer ``W[k, i, j] + W[k, j, i]`` (``i < j``, edges in lexicographic order) that a symmetric
+    zero-diagonal adjacency matrix actually sees.
 
     Raises
     ------
     ValueError
-        For a degree other than 1 or 2, an unknown mode, or a shape that fits no layer of
+        For a degree other than 1 or 2, an unknown mode or input, or a shape that fits no layer of
         that degree and mode (the message names the shape).
     """
     array = np.asarray(weights, dtype=np.float64)
     shape = tuple(int(s) for s in array.shape)
+    if input not in INPUTS:
+        raise ValueError(f"unknown input representation {input!r}; choose one of {', '.join(INPUTS)}")
+    if input != "V":
+        return _read_pair_layout(array, shape, degree, mode, input)
     if degree not in (1, 2):
         raise ValueError(f"discovery reads linear (1) or quadratic (2) layers, got degree {degree}")
     if mode not in MODES:
@@ -485,6 +501,24 @@ def read_layout(weights: Any, degree: int = 1, mode: str = "auto") -> WeightLayo
         flat = sym[..., i, j]  # monomials (i ≤ j) in lexicographic order, as WeightIndex numbers them
     values = flat.reshape(flat.shape[0], -1)
     return WeightLayout(shape=shape, n=n, degree=degree, mode=mode, values=values)
+
+
+def _read_pair_layout(array: np.ndarray, shape: tuple[int, ...], degree: int, mode: str,
+                      input: str) -> WeightLayout:
+    """``(…, n, n, n)`` as ``V2 → V`` or ``E → V`` linear layers (see :func:`read_layout`)."""
+    if degree != 1 or mode == "invariant":
+        raise ValueError(f"input {input} is read as an equivariant linear layer (degree 1), "
+                         f"got degree {degree}, mode {mode}")
+    if len(shape) < 3 or len(set(shape[-3:])) != 1 or shape[-1] < 2:
+        raise ValueError(f"weight tensor of shape {shape} fits no candidate group (input {input}): expected "
+                         "(…, n, n, n) = (…, output node k, i, j) with n ≥ 2; leading axes are channels")
+    n = shape[-1]
+    flat = array.reshape(-1, n, n, n)
+    if input == "E":
+        i, j = np.triu_indices(n, 1)
+        flat = flat[..., i, j] + flat[..., j, i]  # (channels, k, edge): edges i < j in lexicographic order
+    values = flat.reshape(flat.shape[0], -1)
+    return WeightLayout(shape=shape, n=n, degree=1, mode="equivariant", values=values, input=input)
 
 
 def _auto_mode(shape: tuple[int, ...], degree: int) -> str:
@@ -587,6 +621,7 @@ class Discovery:
         layout = self.layout
         return {
             "shape": list(layout.shape), "n": layout.n, "degree": layout.degree, "mode": layout.mode,
+            "input": layout.input,
             "channels": layout.channels, "positions": int(layout.values.size),
             "clusters": self.num_clusters, "criterion": self.criterion, "min_ari": self.min_ari,
             "max_residual": self.max_residual,
@@ -605,6 +640,7 @@ def discover(
     groups: Sequence[CandidateGroup] | None = None,
     min_ari: float = MIN_ARI,
     max_residual: float = MAX_RESIDUAL,
+    input: str = "V",
 ) -> Discovery:
     """Cluster a learned weight tensor and rank candidate groups by how well their ties match.
 
@@ -615,6 +651,9 @@ def discover(
         layer's tensor (``degree=2``); leading axes are channels (module docstring).
     degree : {1, 2}
     mode : {"auto", "equivariant", "invariant"}
+    input : {"V", "E", "V2"}
+        The layer's input: a set (default), or a graph node model's ``(…, n, n, n)`` weight read as
+        ``V2 → V`` or as the ``E → V`` combination the adjacency sees (:func:`read_layout`).
     clusters, tolerance :
         Override the BIC choice of the number of classes per channel (:func:`cluster_values`).
     groups :
@@ -638,7 +677,7 @@ def discover(
     SizeLimitError
         When the tensor holds more than :data:`MAX_POSITIONS` values (refused before any work).
     """
-    layout = read_layout(weights, degree, mode)
+    layout = read_layout(weights, degree, mode, input)
     if layout.values.size > MAX_POSITIONS:
         raise SizeLimitError(
             f"{layout.values.size:,} weight values in shape {layout.shape} exceed the {MAX_POSITIONS:,} "
@@ -660,7 +699,7 @@ def discover(
     for group in groups if groups is not None else candidate_groups(layout.n):
         if group.n != layout.n:
             raise ValueError(f"candidate {group.name} acts on {group.n} points, the weights on {layout.n}")
-        base = derived_classes(group.spec(layout.degree, layout.mode))
+        base = derived_classes(group.spec(layout.degree, layout.mode, layout.input))
         per_class = int(base.max()) + 1
         classes = base[None, :] + per_class * np.arange(layout.channels)[:, None]
         class_maps[group.name] = classes
