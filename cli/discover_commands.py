@@ -15,12 +15,16 @@ from polyequiv.fileio import atomic_write_bytes
 from polyequiv_cli.options import echo_json
 
 #: Where the first dense linear weight of a model sits in its state dict, and how to read it:
-#: ``(entry, mode)``; :func:`_reshape_model_weight` turns the entry into the array ``discover`` reads.
-_MODEL_WEIGHTS: dict[str, tuple[str, str]] = {
+#: ``(entry, mode, input)``; :func:`_reshape_model_weight` turns the entry into the array ``discover`` reads.
+_MODEL_WEIGHTS: dict[str, tuple[str, str, str]] = {
     # PenaltyMLP.weights[0]: (N, N+1, C, 1) = (output k, input i with the bias last, channel, 1)
-    "penalty-mlp": ("weights.0", "equivariant"),
+    "penalty-mlp": ("weights.0", "equivariant", "V"),
     # PaddedMLP.net[0]: Linear(2N → hidden) on [x, mask]; each hidden unit reads x through one row
-    "mlp": ("net.0.weight", "invariant"),
+    "mlp": ("net.0.weight", "invariant", "V"),
+    # RowMLP.layer: Linear(L → hidden) on each node's adjacency row: one invariant layer per hidden unit
+    "row-mlp": ("layer.weight", "invariant", "V"),
+    # GraphLinear.weight: (L, L, L) = (output node k, i, j), read as the E → V layer the adjacency sees
+    "graph-linear": ("weight", "equivariant", "E"),
 }
 
 
@@ -42,8 +46,20 @@ def load_weights(source: Path, tensor: str | None) -> tuple[np.ndarray, str, str
     ValueError
         For a missing or unreadable file, or a checkpoint without the named (or a known) weight.
     """
+    array, origin, mode, _ = load_layout(source, tensor)
+    return array, origin, mode
+
+
+def load_layout(source: Path, tensor: str | None) -> tuple[np.ndarray, str, str | None, str | None]:
+    """:func:`load_weights` and the input representation the model implies (``"E"`` for
+    ``graph-linear``; ``None`` for a file: a set, unless ``--input`` says otherwise)."""
     if source.is_dir() or source.suffix == ".pt":
         return _from_checkpoint(source, tensor)
+    array, origin, mode = _from_file(source)
+    return array, origin, mode, None
+
+
+def _from_file(source: Path) -> tuple[np.ndarray, str, str | None]:
     if not source.is_file():
         raise ValueError(f"{source} is neither a run folder nor a weight file")
     if source.suffix == ".npy":
@@ -67,7 +83,7 @@ def load_weights(source: Path, tensor: str | None) -> tuple[np.ndarray, str, str
     raise ValueError(f"{source}: expected a run folder, checkpoint.pt, .npy or .json file")
 
 
-def _from_checkpoint(source: Path, tensor: str | None) -> tuple[np.ndarray, str, str | None]:
+def _from_checkpoint(source: Path, tensor: str | None) -> tuple[np.ndarray, str, str | None, str | None]:
     from polyequiv.training.checkpoint import CHECKPOINT_NAME, load_checkpoint
 
     path = source / CHECKPOINT_NAME if source.is_dir() else source
@@ -77,13 +93,13 @@ def _from_checkpoint(source: Path, tensor: str | None) -> tuple[np.ndarray, str,
     if tensor is not None:
         if tensor not in weights:
             raise ValueError(f"{path} has no entry {tensor!r}; entries: {', '.join(weights)}")
-        return weights[tensor].detach().double().numpy(), f"{path} [{tensor}]", None
+        return weights[tensor].detach().double().numpy(), f"{path} [{tensor}]", None, None
     if model not in _MODEL_WEIGHTS:
         raise ValueError(f"{path}: model {model!r} has no known dense linear weight; name a state-dict "
                          f"entry with --tensor (entries: {', '.join(weights)})")
-    entry, mode = _MODEL_WEIGHTS[model]
+    entry, mode, input_rep = _MODEL_WEIGHTS[model]
     array = _reshape_model_weight(model, weights[entry].detach().double().numpy())
-    return array, f"{path} [{model}: {entry}]", mode
+    return array, f"{path} [{model}: {entry}]", mode, input_rep
 
 
 @click.command("discover")
@@ -92,6 +108,10 @@ def _from_checkpoint(source: Path, tensor: str | None) -> tuple[np.ndarray, str,
               help="1: a linear layer's matrix (…, n_out, n_in); 2: a quadratic layer's (…, n, n, n).")
 @click.option("--mode", type=click.Choice(discovery.MODES), default=None,
               help="Equivariant (square) or invariant (rows) layer; default: the model's, else by shape.")
+@click.option("--input", "input_rep", type=click.Choice(discovery.INPUTS), default=None,
+              help="Input of the layer: V (a set; default), or a graph node model's (…, n, n, n) weight "
+                   "as V2 → V or as the E → V combination W[k,i,j] + W[k,j,i] an adjacency matrix sees "
+                   "(default for graph-linear runs).")
 @click.option("--tensor", default=None, metavar="NAME", help="State-dict entry of a checkpoint to read.")
 @click.option("--clusters", type=click.IntRange(min=1), default=None,
               help="Classes per channel (default: chosen by BIC).")
@@ -104,7 +124,8 @@ def _from_checkpoint(source: Path, tensor: str | None) -> tuple[np.ndarray, str,
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Draw learned weights, clustered classes and the best candidate side by side.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def discover_command(source: Path, degree: int, mode: str | None, tensor: str | None, clusters: int | None,
+def discover_command(source: Path, degree: int, mode: str | None, input_rep: str | None, tensor: str | None,
+                     clusters: int | None,
                      tolerance: float | None, min_ari: float,
                      max_residual: float, plot: Path | None, fmt: str) -> None:
     """Cluster learned weights and rank candidate groups (Sₙ, Cₙ, Dₙ, tori, trivial) by ARI.
@@ -117,10 +138,10 @@ def discover_command(source: Path, degree: int, mode: str | None, tensor: str | 
     if clusters is not None and tolerance is not None:
         raise click.UsageError("give --clusters or --tolerance, not both")
     try:
-        weights, origin, model_mode = load_weights(source, tensor)
+        weights, origin, model_mode, model_input = load_layout(source, tensor)
         result = discovery.discover(weights, degree=degree, mode=mode or model_mode or "auto",
                                     clusters=clusters, tolerance=tolerance, min_ari=min_ari,
-                                    max_residual=max_residual)
+                                    max_residual=max_residual, input=input_rep or model_input or "V")
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="'SOURCE'") from None
     if plot is not None:
@@ -129,7 +150,8 @@ def discover_command(source: Path, degree: int, mode: str | None, tensor: str | 
         echo_json({"source": origin, **result.to_dict(), **({"plot": str(plot)} if plot else {})})
         return
     layout = result.layout
-    click.echo(f"{origin}: shape {layout.shape} read as {layout.channels} × {layout.mode} degree-"
+    read_as = "" if layout.input == "V" else f" {layout.input} → V"
+    click.echo(f"{origin}: shape {layout.shape} read as {layout.channels} × {layout.mode}{read_as} degree-"
                f"{layout.degree} layer on n = {layout.n}")
     click.echo(f"clustered into {result.num_clusters} classes ({result.criterion})")
     click.echo(f"best: {result.verdict}")

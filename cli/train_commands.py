@@ -22,7 +22,8 @@ from polyequiv_cli.options import OneLineChoice, RefusedError, check_writable, e
 # checked against polyequiv.models.model_names() by the tests.
 MODEL_NAMES = ("tied-linear", "tied-quadratic", "deepsets", "lstm", "mlp", "penalty-mlp",
                "variety-tied", "variety-penalty", "variety-projected",
-               "tied-edge-linear", "tied-edge-cubic", "gcn", "gin", "row-mlp", "deepsets-rows",
+               "tied-edge-linear", "tied-edge-cubic", "gcn", "gin", "row-mlp", "graph-linear",
+               "deepsets-rows",
                "tied-circular-linear", "tied-circular-quadratic", "cnn", "image-mlp", "seed-sharing")
 #: Torch thread pools beyond this are refused (torch crashes on absurd values such as 100,000).
 MAX_THREADS = 256

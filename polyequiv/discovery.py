@@ -9,7 +9,8 @@ the symmetry off a heatmap of the learned weights.  This module turns the heatma
 2. **Derive** the classes of candidate groups with polyequiv's own derivation
    (``derive(LayerSpec(...)).graph.class_of_weight``): Sₙ, Cₙ, Dₙ, torus translations
    ``Z_H × Z_W`` of every grid ``H × W = n`` (pixels row-major, ``p = r·W + c``), the torus with
-   the dihedral symmetries of the square when ``H = W``, and the trivial group.
+   the dihedral symmetries of the square when ``H = W`` (the groups ``torus`` and ``torus-dihedral``
+   of :mod:`polyequiv.groups`), and the trivial group.
 3. **Compare** the clustered partition of weight positions with each candidate's partition by
    the adjusted Rand index (:func:`adjusted_rand_index`, 1 for identical partitions, ≈ 0 for
    unrelated ones) and the matching distance of Yeh et al. 2022 (:func:`matching_distance`, the
@@ -53,11 +54,17 @@ from typing import Any
 
 import numpy as np
 
+from polyequiv import groups
 from polyequiv.derivation import derive
 from polyequiv.errors import SizeLimitError
 from polyequiv.spec import LayerSpec
 
 MODES = ("auto", "equivariant", "invariant")
+#: Input representations a layout can read (output ``V``): the set ``V`` (any degree), and, for a
+#: linear node model on graphs, ordered pairs ``V2`` (``W[k, i, j]`` as given) or edges ``E``
+#: (``W[k, i, j] + W[k, j, i]`` on ``i < j``: all an adjacency matrix, symmetric with a zero
+#: diagonal, lets the data determine).
+INPUTS = ("V", "E", "V2")
 
 #: Below this fraction of the value spread, a cluster's spread counts as zero (exact ties).
 RELATIVE_RESOLUTION = 1e-6
@@ -368,30 +375,20 @@ def _lloyd(sorted_v: np.ndarray, cuts: np.ndarray, iterations: int) -> np.ndarra
 
 # ---------------------------------------------------------------------- candidate groups
 def torus_generators(height: int, width: int) -> list[tuple[int, ...]]:
-    """Translations of the ``height × width`` torus on pixels ``p = r·width + c`` (row-major).
-
-    Two generators, in array form ``σ[p] = σ(p)``: the row shift ``(r, c) ↦ (r+1 mod H, c)`` and
-    the column shift ``(r, c) ↦ (r, c+1 mod W)``; they generate ``Z_H × Z_W`` of order ``H·W``.
+    """Translations of the ``height × width`` torus on pixels ``p = r·width + c`` (row-major): the
+    generators of :func:`polyequiv.groups.torus_generators` (``--group torus``), kept under this name.
 
     >>> torus_generators(2, 3)
     [(3, 4, 5, 0, 1, 2), (1, 2, 0, 4, 5, 3)]
     """
-    if height < 1 or width < 1:
-        raise ValueError(f"a torus needs positive sides, got {height}x{width}")
-    r, c = np.divmod(np.arange(height * width), width)
-    rows = ((r + 1) % height) * width + c
-    cols = r * width + (c + 1) % width
-    return [tuple(int(p) for p in rows), tuple(int(p) for p in cols)]
+    return groups.torus_generators((height, width))
 
 
 def torus_dihedral_generators(side: int) -> list[tuple[int, ...]]:
     """Translations of the ``side × side`` torus plus the quarter turn ``(r, c) ↦ (c, −r)`` and the
-    mirror ``(r, c) ↦ (r, −c)`` (mod ``side``): the square's dihedral group D₄ acting on the torus
-    (order ``8·side²`` for ``side ≥ 3``)."""
-    r, c = np.divmod(np.arange(side * side), side)
-    turn = c * side + (-r) % side
-    mirror = r * side + (-c) % side
-    return [*torus_generators(side, side), tuple(int(p) for p in turn), tuple(int(p) for p in mirror)]
+    mirror ``(r, c) ↦ (r, −c)``: :func:`polyequiv.groups.torus_dihedral_generators` (``--group
+    torus-dihedral``), kept under this name."""
+    return groups.torus_dihedral_generators((side, side))
 
 
 @dataclass(frozen=True)
@@ -402,9 +399,12 @@ class CandidateGroup:
     n: int
     kind: str  # LayerSpec.group
     generators: tuple[tuple[int, ...], ...] = ()
+    shape: tuple[int, int] | None = None  # the grid of the torus groups (LayerSpec.shape)
 
-    def spec(self, degree: int, mode: str) -> LayerSpec:
-        return LayerSpec(n=self.n, degree=degree, mode=mode, group=self.kind, generators=self.generators)
+    def spec(self, degree: int, mode: str, input: str = "V") -> LayerSpec:
+        output = "1" if mode == "invariant" else "V"
+        return LayerSpec(n=self.n, degree=degree, mode=mode, group=self.kind, generators=self.generators,
+                         shape=self.shape, input=input, output=output)
 
 
 def candidate_groups(n: int) -> list[CandidateGroup]:
@@ -420,12 +420,10 @@ def candidate_groups(n: int) -> list[CandidateGroup]:
              CandidateGroup(f"D{n}", n, "dihedral")]
     for height in range(2, n // 2 + 1):
         if n % height == 0:
-            found.append(CandidateGroup(f"T{height}x{n // height}", n, "custom",
-                                        tuple(torus_generators(height, n // height))))
+            found.append(CandidateGroup(f"T{height}x{n // height}", n, "torus", shape=(height, n // height)))
     side = math.isqrt(n)
     if side * side == n and side >= 2:
-        found.append(CandidateGroup(f"T{side}x{side}+D4", n, "custom",
-                                    tuple(torus_dihedral_generators(side))))
+        found.append(CandidateGroup(f"T{side}x{side}+D4", n, "torus-dihedral", shape=(side, side)))
     found.append(CandidateGroup("trivial", n, "custom", (tuple(range(n)),)))
     return found
 
@@ -452,23 +450,33 @@ class WeightLayout:
     degree: int
     mode: str
     values: np.ndarray
+    input: str = "V"  # the layer's input representation (INPUTS); output V, or 1 when invariant
 
     @property
     def channels(self) -> int:
         return int(self.values.shape[0])
 
 
-def read_layout(weights: Any, degree: int = 1, mode: str = "auto") -> WeightLayout:
+def read_layout(weights: Any, degree: int = 1, mode: str = "auto", input: str = "V") -> WeightLayout:
     """Read a weight tensor as copies of a degree-1 or degree-2 layer (see the module table).
+
+    ``input="V2"`` or ``"E"``: a linear node model on graphs, ``W[…, k, i, j]`` (output node ``k``,
+    adjacency entry ``A_ij``), read as the equivariant ``V2 → V`` layer as given, or as the ``E → V``
+    layer ``W[k, i, j] + W[k, j, i]`` (``i < j``, edges in lexicographic order) that a symmetric
+    zero-diagonal adjacency matrix actually sees.
 
     Raises
     ------
     ValueError
-        For a degree other than 1 or 2, an unknown mode, or a shape that fits no layer of
+        For a degree other than 1 or 2, an unknown mode or input, or a shape that fits no layer of
         that degree and mode (the message names the shape).
     """
     array = np.asarray(weights, dtype=np.float64)
     shape = tuple(int(s) for s in array.shape)
+    if input not in INPUTS:
+        raise ValueError(f"unknown input representation {input!r}; choose one of {', '.join(INPUTS)}")
+    if input != "V":
+        return _read_pair_layout(array, shape, degree, mode, input)
     if degree not in (1, 2):
         raise ValueError(f"discovery reads linear (1) or quadratic (2) layers, got degree {degree}")
     if mode not in MODES:
@@ -493,6 +501,24 @@ def read_layout(weights: Any, degree: int = 1, mode: str = "auto") -> WeightLayo
         flat = sym[..., i, j]  # monomials (i ≤ j) in lexicographic order, as WeightIndex numbers them
     values = flat.reshape(flat.shape[0], -1)
     return WeightLayout(shape=shape, n=n, degree=degree, mode=mode, values=values)
+
+
+def _read_pair_layout(array: np.ndarray, shape: tuple[int, ...], degree: int, mode: str,
+                      input: str) -> WeightLayout:
+    """``(…, n, n, n)`` as ``V2 → V`` or ``E → V`` linear layers (see :func:`read_layout`)."""
+    if degree != 1 or mode == "invariant":
+        raise ValueError(f"input {input} is read as an equivariant linear layer (degree 1), "
+                         f"got degree {degree}, mode {mode}")
+    if len(shape) < 3 or len(set(shape[-3:])) != 1 or shape[-1] < 2:
+        raise ValueError(f"weight tensor of shape {shape} fits no candidate group (input {input}): expected "
+                         "(…, n, n, n) = (…, output node k, i, j) with n ≥ 2; leading axes are channels")
+    n = shape[-1]
+    flat = array.reshape(-1, n, n, n)
+    if input == "E":
+        i, j = np.triu_indices(n, 1)
+        flat = flat[..., i, j] + flat[..., j, i]  # (channels, k, edge): edges i < j in lexicographic order
+    values = flat.reshape(flat.shape[0], -1)
+    return WeightLayout(shape=shape, n=n, degree=1, mode="equivariant", values=values, input=input)
 
 
 def _auto_mode(shape: tuple[int, ...], degree: int) -> str:
@@ -595,6 +621,7 @@ class Discovery:
         layout = self.layout
         return {
             "shape": list(layout.shape), "n": layout.n, "degree": layout.degree, "mode": layout.mode,
+            "input": layout.input,
             "channels": layout.channels, "positions": int(layout.values.size),
             "clusters": self.num_clusters, "criterion": self.criterion, "min_ari": self.min_ari,
             "max_residual": self.max_residual,
@@ -613,6 +640,7 @@ def discover(
     groups: Sequence[CandidateGroup] | None = None,
     min_ari: float = MIN_ARI,
     max_residual: float = MAX_RESIDUAL,
+    input: str = "V",
 ) -> Discovery:
     """Cluster a learned weight tensor and rank candidate groups by how well their ties match.
 
@@ -623,6 +651,9 @@ def discover(
         layer's tensor (``degree=2``); leading axes are channels (module docstring).
     degree : {1, 2}
     mode : {"auto", "equivariant", "invariant"}
+    input : {"V", "E", "V2"}
+        The layer's input: a set (default), or a graph node model's ``(…, n, n, n)`` weight read as
+        ``V2 → V`` or as the ``E → V`` combination the adjacency sees (:func:`read_layout`).
     clusters, tolerance :
         Override the BIC choice of the number of classes per channel (:func:`cluster_values`).
     groups :
@@ -646,7 +677,7 @@ def discover(
     SizeLimitError
         When the tensor holds more than :data:`MAX_POSITIONS` values (refused before any work).
     """
-    layout = read_layout(weights, degree, mode)
+    layout = read_layout(weights, degree, mode, input)
     if layout.values.size > MAX_POSITIONS:
         raise SizeLimitError(
             f"{layout.values.size:,} weight values in shape {layout.shape} exceed the {MAX_POSITIONS:,} "
@@ -668,7 +699,7 @@ def discover(
     for group in groups if groups is not None else candidate_groups(layout.n):
         if group.n != layout.n:
             raise ValueError(f"candidate {group.name} acts on {group.n} points, the weights on {layout.n}")
-        base = derived_classes(group.spec(layout.degree, layout.mode))
+        base = derived_classes(group.spec(layout.degree, layout.mode, layout.input))
         per_class = int(base.max()) + 1
         classes = base[None, :] + per_class * np.arange(layout.channels)[:, None]
         class_maps[group.name] = classes

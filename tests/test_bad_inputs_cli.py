@@ -307,6 +307,7 @@ DISCOVER_CASES = [
     (["discover", "{tmp}/absent.npy"], "is neither a run folder nor a weight file"),
     (["discover", "{tmp}/file.txt", "--degree", "5"], "5 is not in the range 1<=x<=2"),
     (["discover", "{tmp}/file.txt", "--mode", "sideways"], "'sideways' is not one of"),
+    (["discover", "{tmp}/file.txt", "--input", "V3"], "'V3' is not one of"),
     (["discover", "{tmp}/file.txt", "--tensor"], "'--tensor' requires an argument"),
     (["discover", "{tmp}/file.txt", "--clusters", "0"], "0 is not in the range x>=1"),
     (["discover", "{tmp}/file.txt", "--tolerance", "-1"], "-1.0 is not in the range x>=0"),

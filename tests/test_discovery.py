@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from polyequiv import discovery
+from polyequiv import discovery, groups
 from polyequiv.errors import SizeLimitError
+from polyequiv.spec import LayerSpec
 from polyequiv_cli.main import cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -164,6 +165,28 @@ def test_derived_candidate_classes_equal_closed_forms(name: str, classes: np.nda
     assert same_partition(derived, classes)
 
 
+@pytest.mark.parametrize("n", [4, 12, 16])
+def test_torus_candidates_are_the_torus_groups_of_polyequiv_groups(n: int) -> None:
+    """Discovery's tori are ``--group torus`` / ``torus-dihedral`` on the grid, and their classes equal
+    those of the same groups given as custom generators written here (affine maps on (r, c))."""
+    tori = [g for g in discovery.candidate_groups(n) if g.name.startswith("T")]
+    assert tori and all(g.kind in groups.GRID_KINDS and g.shape is not None for g in tori)
+    for group in tori:
+        height, width = group.shape
+        assert group.name == f"T{height}x{width}" + ("+D4" if group.kind == "torus-dihedral" else "")
+        r, c = np.divmod(np.arange(n), width)
+        written = [((r + 1) % height) * width + c, r * width + (c + 1) % width]
+        if group.kind == "torus-dihedral":
+            written += [c * width + (-r) % height, r * width + (-c) % width]  # quarter turn, mirror
+        assert discovery.torus_generators(height, width) == groups.torus_generators((height, width))
+        custom = [tuple(int(p) for p in g) for g in written]
+        for degree, mode in [(1, "equivariant"), (2, "equivariant"), (2, "invariant")]:
+            reference = LayerSpec(n=n, degree=degree, mode=mode, group="custom", generators=tuple(custom))
+            assert same_partition(discovery.derived_classes(group.spec(degree, mode)),
+                                  discovery.derived_classes(reference))
+    assert discovery.torus_dihedral_generators(4) == groups.torus_dihedral_generators((4, 4))
+
+
 @pytest.mark.parametrize("noise", [0.0, 1e-3])
 @pytest.mark.parametrize(("name", "classes"), CASES, ids=[case[0] for case in CASES])
 def test_true_group_ranks_first_on_planted_tied_weights(name: str, classes: np.ndarray, noise: float) -> None:
@@ -193,6 +216,48 @@ def test_quadratic_and_channel_layouts() -> None:
     stack = np.stack([planted(cyclic_classes(7), rng, 1e-4) for _ in range(3)])
     stacked = discovery.discover(stack)
     assert stacked.layout.channels == 3 and stacked.best.name == "C7"
+
+
+def symmetric_orbits(points: list[tuple], act) -> np.ndarray:
+    """Orbit id of every point under all of Sₙ (n = 5: 120 permutations), by brute force."""
+    n = 5
+    orbit_of: dict[tuple, int] = {}
+    for point in points:
+        if point not in orbit_of:
+            orbit = {act(sigma, point) for sigma in itertools.permutations(range(n))}
+            orbit_of.update(dict.fromkeys(orbit, len(set(orbit_of.values()))))
+    return np.array([orbit_of[point] for point in points])
+
+
+def test_planted_symmetric_node_model_weights_are_recovered_as_sn() -> None:
+    """A V2 → V weight W[k, i, j] tied by Sₙ (one value per orbit of (k, i, j)) is found as Sₙ with ARI 1,
+    read as V2 → V (5 classes) and as the E → V layer W[k,i,j] + W[k,j,i] an adjacency sees (2 classes),
+    even when W carries the parts a symmetric zero-diagonal A cannot see (antisymmetric, diagonal)."""
+    n, rng = 5, np.random.default_rng(4)
+    triples = list(itertools.product(range(n), repeat=3))
+    v2_orbits = symmetric_orbits(triples, lambda s, p: tuple(s[x] for x in p))
+    pairs = [(k, i, j) for k in range(n) for i in range(n) for j in range(i + 1, n)]
+    e_orbits = symmetric_orbits(pairs, lambda s, p: (s[p[0]], *sorted((s[p[1]], s[p[2]]))))
+    assert v2_orbits.max() + 1 == 5 and e_orbits.max() + 1 == 2  # Bell(3); k in the edge or not
+    values = rng.permutation(np.linspace(-1, 1, 5))
+    tied = values[v2_orbits].reshape(n, n, n)
+    v2 = discovery.discover(tied, input="V2")
+    assert v2.best.name == f"S{n}" and v2.best.ari == pytest.approx(1.0) and v2.best.num_classes == 5
+    assert same_partition(v2.labels[0], v2_orbits)
+    assert same_partition(v2.candidate_classes(f"S{n}")[0], v2_orbits)
+    hidden = rng.standard_normal((n, n, n))
+    seen_the_same = tied + (hidden - np.swapaxes(hidden, 1, 2))  # antisymmetric in (i, j): invisible
+    seen_the_same[:, np.arange(n), np.arange(n)] = rng.standard_normal((n, n))  # multiplies A_ii = 0
+    edges = discovery.discover(seen_the_same, input="E")
+    assert edges.layout.values.shape == (1, n * n * (n - 1) // 2) and edges.layout.input == "E"
+    assert edges.best.name == f"S{n}" and edges.best.ari == pytest.approx(1.0) and edges.best.num_classes == 2
+    assert same_partition(edges.labels[0], e_orbits)
+    assert same_partition(edges.candidate_classes(f"S{n}")[0], e_orbits)
+    assert discovery.discover(seen_the_same, input="V2").best.name == "trivial"  # the hidden parts show
+    with pytest.raises(ValueError, match=r"shape \(5, 5\) fits no candidate group \(input E\)"):
+        discovery.discover(np.zeros((5, 5)), input="E")
+    with pytest.raises(ValueError, match="unknown input representation 'V3'"):
+        discovery.discover(tied, input="V3")
 
 
 def test_unstructured_weights_give_the_trivial_group() -> None:
@@ -265,6 +330,25 @@ def test_cli_on_a_tiny_trained_run(tmp_path: Path) -> None:
     assert {c["group"] for c in data["candidates"]} >= {"S10", "C10", "D10", "T2x5", "T5x2", "trivial"}
     code, output = invoke("discover", str(run), "--tensor", "nope")
     assert code == 2 and "no entry 'nope'" in output
+
+
+def test_cli_on_trained_graph_runs(tmp_path: Path) -> None:
+    """graph-linear's weight is read as its E → V layer, row-mlp's as one invariant layer per hidden unit."""
+    common = ["--task", "graph-degree", "--quick", "--epochs", "1", "--train-size", "32", "--test-size", "16",
+              "--cardinalities", "10", "--no-progress"]
+    for model in ("graph-linear", "row-mlp"):
+        code, output = invoke("train", "--model", model, *common, "--out", str(tmp_path / model))
+        assert code == 0, output
+    code, output = invoke("discover", str(tmp_path / "graph-linear"), "--format", "json")
+    data = json.loads(output)
+    assert code == 0 and data["shape"] == [10, 10, 10] and data["input"] == "E" and data["positions"] == 450
+    assert {c["group"] for c in data["candidates"]} >= {"S10", "C10", "D10", "T2x5", "trivial"}
+    assert next(c for c in data["candidates"] if c["group"] == "S10")["classes"] == 2
+    code, output = invoke("discover", str(tmp_path / "graph-linear"), "--input", "V2")
+    assert code == 0 and "read as 1 × equivariant V2 → V degree-1 layer on n = 10" in output
+    code, output = invoke("discover", str(tmp_path / "row-mlp"), "--format", "json")
+    data = json.loads(output)
+    assert code == 0 and data["shape"] == [10, 10] and data["mode"] == "invariant" and data["channels"] == 10
 
 
 def test_benchmark_quick_mode_runs_and_reports_json(tmp_path: Path) -> None:

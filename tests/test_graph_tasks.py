@@ -17,7 +17,8 @@ from polyequiv.tasks.graphs import relabelled_copies
 from polyequiv.training import RunConfig, train
 from polyequiv_cli.main import cli
 
-GRAPH_MODELS = ["tied-edge-linear", "tied-edge-cubic", "gcn", "gin", "row-mlp", "deepsets-rows"]
+GRAPH_MODELS = ["tied-edge-linear", "tied-edge-cubic", "gcn", "gin", "row-mlp", "graph-linear",
+                "deepsets-rows"]
 
 
 def brute_force_triangles(adjacency: np.ndarray) -> np.ndarray:
@@ -179,6 +180,29 @@ def test_row_mlp_is_the_seeds_formula_and_fixed_width() -> None:
     torch.testing.assert_close(model(values, mask), expected)
     with pytest.raises(ModelError, match="at most 10 nodes"):
         model(*random_batch(1, 11))
+
+
+def test_graph_linear_is_its_formula_and_tied_weights_make_it_equivariant() -> None:
+    torch.manual_seed(0)
+    model = build_model("graph-linear", graph_context(6), penalty=1.0, sparsity=0.5).double()
+    values, mask = random_batch(3, 6)
+    values, w, b = values.double(), model.weight, model.bias
+    expected = torch.stack([torch.stack([(w[k] * values[g]).sum() + b[k] for k in range(6)])
+                            for g in range(3)])
+    torch.testing.assert_close(model(values, mask), expected)
+    assert model.diagnostics()["equivariance_residual"] > 0.5
+    untied_penalty = float(model.penalty().detach())
+    with torch.no_grad():  # Sₙ-tied: W[k, i, j] depends only on which of k, i, j are equal (5 values)
+        k, i, j = np.indices((6, 6, 6))
+        pattern = np.select([(k == i) & (i == j), k == i, k == j, i == j], [0, 1, 2, 3], 4)
+        w.copy_(torch.tensor([0.3, -1.2, 0.7, 2.0, 0.1], dtype=torch.float64)[pattern])
+    assert model.diagnostics()["equivariance_residual"] < 1e-12
+    assert untied_penalty > 0  # only the L1 term is left on tied weights
+    assert float(model.penalty().detach()) == pytest.approx(0.5 * float(w.detach().abs().sum()))
+    sigma = torch.randperm(6)
+    torch.testing.assert_close(model(values[:, sigma][:, :, sigma], mask), model(values, mask)[:, sigma])
+    with pytest.raises(ModelError, match="at most 6 nodes"):
+        model(*random_batch(1, 7))
 
 
 def test_models_refuse_the_other_domain() -> None:

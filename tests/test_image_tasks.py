@@ -177,6 +177,72 @@ def test_seed_sharing_weights_tied_by_translation_make_an_invariant_model(task: 
     assert float((a - b).abs().max() / a.abs().max()) < 1e-10
 
 
+def test_seed_sharing_axis_ties_vanish_exactly_on_convolutions_and_the_diagonal_tie_does_not() -> None:
+    """The default penalty (unit shifts of both axes) is 0 only on translation-tied weights; the seed's one
+    diagonal shift (1, 1) is also 0 on weights invariant under the diagonal alone (no convolution)."""
+    torch.manual_seed(1)
+    axes = build_model("seed-sharing", context("shift-2d")).double()
+    diagonal = build_model("seed-sharing", context("shift-2d"), ties="diagonal").double()
+    assert axes.shifts == [(1, 0), (0, 1)] and diagonal.shifts == [(1, 1)]
+    assert build_model("seed-sharing", context("shift-1d")).shifts == [(1, 0)]
+    # weights invariant under the joint diagonal shift only: average a random W over (u, u), u = 0..9
+    kernel = torch.randn(3, 10, 10, 10, 10, dtype=torch.float64)
+    rolled = [torch.roll(kernel, shifts=(-u, -u, -u, -u), dims=(1, 2, 3, 4)) for u in range(10)]
+    diagonal_tied = sum(rolled) / 10
+    # a convolution written out: W[k, i, j, m, n] = K[k, (m − i) mod 10, (n − j) mod 10]
+    small = torch.randn(3, 10, 10, dtype=torch.float64)
+    grid = torch.arange(10)
+    offsets_r = (grid[None, :] - grid[:, None]) % 10  # [i, m] -> (m - i) mod 10
+    convolution = small[:, offsets_r[:, None, :, None], offsets_r[None, :, None, :]]
+    with torch.no_grad():
+        for model in (axes, diagonal):
+            model.weight.copy_(convolution)
+            assert float(model.penalty()) < 1e-10 and model.diagnostics()["sharing_residual"] < 1e-12
+            model.weight.copy_(diagonal_tied)
+        assert float(diagonal.penalty()) < 1e-10
+        assert float(axes.penalty()) > 1e-2 and axes.diagnostics()["sharing_residual"] > 0.5
+    with pytest.raises(ModelError, match="ties must be one of axes, diagonal, got 'rows'"):
+        build_model("seed-sharing", context("shift-2d"), ties="rows")
+    with pytest.raises(ModelError, match=r"init must be a positive number, got 0\.0"):
+        build_model("seed-sharing", context("shift-2d"), init=0.0)
+
+
+def test_seed_sharing_learns_shift_2d_well_above_chance() -> None:
+    """A short training (6,000 images, 5 epochs of batch 16, Adam 1e-2, the default penalty) beats the
+    1/3 chance level by a clear margin and ends close to a convolution (the penalty did its job)."""
+    task = make_task("shift-2d", seed=0, train=6_000, valid=0, test=1_000)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # two threads make this small model many times slower
+    try:
+        accuracy, residual = _train_seed_sharing(task)
+    finally:
+        torch.set_num_threads(threads)
+    (test,) = task.test.values()
+    assert np.bincount(test.targets, minlength=3).max() < 0.36 * len(test)  # chance is about 1/3
+    assert accuracy > 0.45
+    assert residual < 0.1
+
+
+def _train_seed_sharing(task) -> tuple[float, float]:
+    """Test accuracy and sharing residual of ``seed-sharing`` after 5 epochs of batch 16, Adam 1e-2."""
+    torch.manual_seed(0)
+    model = build_model("seed-sharing", context("shift-2d"))
+    images, labels = torch.from_numpy(task.train.values), torch.from_numpy(task.train.targets)
+    optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(5):
+        for rows in torch.randperm(len(images), generator=generator).split(16):
+            logits = model(images[rows], None)
+            loss = torch.nn.functional.cross_entropy(logits, labels[rows]) + model.penalty()
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+    (test,) = task.test.values()
+    with torch.no_grad():
+        predicted = model(torch.from_numpy(test.values), None).argmax(dim=1).numpy()
+    return float((predicted == test.targets).mean()), model.diagnostics()["sharing_residual"]
+
+
 # ----------------------------------------------------------------------------- training
 @pytest.mark.parametrize("name", IMAGE_MODELS)
 def test_every_image_model_trains_in_quick_mode(name: str, tmp_path) -> None:

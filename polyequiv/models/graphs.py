@@ -19,6 +19,9 @@ name                    architecture                                            
                         aggregation, MLPs of width 32), every node's input feature 1
 ``row-mlp``             the seed's architecture: each node's adjacency row through                    no (≤ L)
                         Linear(L → 10), ReLU, then the sum of the 10 outputs
+``graph-linear``        a generic dense node model ``y_k = Σ_ij W[k,i,j] A_ij + b_k``,                no (≤ L)
+                        ``W`` of ``L × L × L`` untied (a ``V2 → V`` layer), optional penalties
+                        towards the Sₙ ties and L1; read by ``polyequiv discover``
 ``deepsets-rows``       DeepSets on each node's row ``{A_kj}_j``: φ (1 → 32, ReLU) summed,            yes
                         then ρ (32 → 32 → 1)
 ======================  ============================================================================  ========
@@ -223,6 +226,70 @@ class RowMLP(GraphModel):
         return self.masked(torch.relu(self.layer(rows)).sum(dim=-1), mask)
 
 
+def symmetric_pattern_masks(n: int) -> Tensor:
+    """``(5, n, n, n)`` indicators of the 5 orbits of Sₙ (acting diagonally) on ``(k, i, j)``:
+    ``k = i = j``, ``k = i ≠ j``, ``k = j ≠ i``, ``i = j ≠ k``, all distinct (the Bell number B(3) = 5)."""
+    k, i, j = torch.meshgrid(*(torch.arange(n),) * 3, indexing="ij")
+    masks = [(k == i) & (i == j), (k == i) & (i != j), (k == j) & (i != j), (i == j) & (k != i),
+             (k != i) & (k != j) & (i != j)]
+    return torch.stack(masks).to(torch.get_default_dtype())
+
+
+class GraphLinear(GraphModel):
+    """A generic dense node model: ``y_k = Σ_ij W[k, i, j] A_ij + b_k`` with ``W`` of ``L × L × L`` untied.
+
+    ``W`` is a ``V2 → V`` layer (graphs are zero-padded to ``L`` nodes, like ``row-mlp``).  The graphs'
+    adjacency is symmetric with a zero diagonal, so the data only see
+    ``W[k, i, j] + W[k, j, i]`` (``i < j``), the ``E → V`` weight; ``W[k, i, i]`` gets no gradient.
+    Training adds ``penalty · ‖W − P W‖²`` (``P``: the projection onto the Sₙ-tied ``V2 → V`` weights, the
+    class means of the 5 orbits of :func:`symmetric_pattern_masks`; as ``penalty-mlp``'s penalty) and
+    ``sparsity · Σ|W|`` (the seed's L1 variant); both 0 by default: the model has to find the symmetry.
+    ``diagnostics()["equivariance_residual"]`` is ``‖S − P S‖ / ‖S‖`` on the identifiable part ``S``
+    (``W + Wᵀ`` off the diagonal): 0 exactly for an Sₙ-equivariant layer.
+    """
+
+    def __init__(self, context: ModelContext, penalty: float = 0.0, sparsity: float = 0.0) -> None:
+        super().__init__()
+        if penalty < 0 or sparsity < 0:
+            raise ModelError(f"penalty and sparsity must be ≥ 0, got {penalty} and {sparsity}")
+        self.width = context.max_cardinality
+        self.strength, self.sparsity = float(penalty), float(sparsity)
+        n = self.width
+        self.weight = nn.Parameter(torch.randn(n, n, n) / n)
+        self.bias = nn.Parameter(torch.zeros(n))
+        self.register_buffer("masks", symmetric_pattern_masks(n), persistent=False)
+        self.register_buffer("off_diagonal", (1 - torch.eye(n)), persistent=False)
+
+    def forward(self, values: Tensor, mask: Tensor) -> Tensor:
+        length = values.shape[1]
+        if length > self.width:
+            raise ModelError(f"this model takes graphs of at most {self.width} nodes, got {length}")
+        pad = self.width - length
+        adjacency = nn.functional.pad(values, (0, pad, 0, pad))
+        out = torch.einsum("kij,bij->bk", self.weight, adjacency) + self.bias
+        return self.masked(out[:, :length], mask)
+
+    def _projected(self, weight: Tensor) -> Tensor:
+        means = (self.masks * weight).sum(dim=(1, 2, 3)) / self.masks.sum(dim=(1, 2, 3))
+        return torch.einsum("p,pkij->kij", means, self.masks)
+
+    def penalty(self) -> Tensor | None:
+        total = None
+        if self.strength:
+            total = self.strength * (self.weight - self._projected(self.weight)).square().sum()
+        if self.sparsity:
+            l1 = self.sparsity * self.weight.abs().sum()
+            total = l1 if total is None else total + l1
+        return total
+
+    @torch.no_grad()
+    def diagnostics(self) -> dict[str, float]:
+        seen = (self.weight + self.weight.transpose(1, 2)) * self.off_diagonal
+        norm = float(seen.norm())
+        residual = float((seen - self._projected(seen) * self.off_diagonal).norm()) / norm if norm else 0.0
+        return {"equivariance_residual": residual}
+
+
 class DeepSetsRows(GraphModel):
     """DeepSets on every node's row: ``ρ(Σ_j φ(A_kj))`` over the real nodes ``j``."""
 
@@ -272,6 +339,17 @@ register(
         "the seed's row-wise MLP: Linear(L → 10), ReLU, sum of the outputs",
         RowMLP,
         {"hidden": 10},
+        GRAPH_TRAINING,
+        domain="graphs",
+    )
+)
+register(
+    ModelDefinition(
+        "graph-linear",
+        "a generic dense node model y_k = Σ_ij W[k,i,j] A_ij + b_k (W: L × L × L, untied; options penalty "
+        "(‖W − P_Sn W‖²) and sparsity (L1), both 0)",
+        GraphLinear,
+        {"penalty": 0.0, "sparsity": 0.0},
         GRAPH_TRAINING,
         domain="graphs",
     )
