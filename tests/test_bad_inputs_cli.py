@@ -166,6 +166,8 @@ TRAIN_CASES = [
     ([*TRAIN, "--out", "{tmp}/r", "--option", "hidden=wide"], "must be an integer in 0..100000, got 'wide'"),
     ([*TRAIN, "--out", "{tmp}/r", "--option", "hidden=100000000000"], "must be an integer in 0..100000"),
     ([*TRAIN, "--out", "{tmp}/r", "--option", "pooling=sum"], "takes no option 'pooling'"),
+    (["train", "--task", "shift-1d", "--model", "cnn", *TINY[:-4], "--epochs", "1", "--option", "kernel=wide",
+      "--out", "{tmp}/r"], "option kernel of model 'cnn' must be an integer in ±100000, a list of them"),
     ([*TRAIN, "--out", "{tmp}/r", "--threads", "0"], "0 is not in the range 1<=x<=256"),
     ([*TRAIN, "--out", "{tmp}/r", "--threads", "100000"], "100000 is not in the range 1<=x<=256"),
     ([*TRAIN, "--out", "{tmp}/r", "--device", "tpu"], "device 'tpu' cannot be used here"),

@@ -277,3 +277,25 @@ def test_cli_trains_an_image_model(tmp_path) -> None:
     bad = CliRunner().invoke(cli, ["train", "--task", "shift-1d", "--model", "gcn", "--quick",
                                    "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "reads graphs" in bad.output and "Traceback" not in bad.output
+
+
+def test_size_options_with_task_defaults_can_be_set(tmp_path) -> None:
+    """Options whose default is None (the task's own size) take integers and lists of integers."""
+    cnn = build_model("cnn", context("shift-2d"), kernel=[3, 2], stride=2)
+    assert cnn.conv.kernel_size == (3, 2) and cnn.conv.stride == (2, 2)
+    quadratic = build_model("tied-circular-quadratic", context("shift-2d"), kernel_support=3)
+    assert quadratic.layer.dense_weight().shape[-1] > 0
+    sharing = build_model("seed-sharing", context("shift-2d"), offsets=[1, 0], ties="diagonal")
+    assert sharing.offsets == (1, 0)
+    for options, fragment in (({"kernel": "wide"}, "an integer in ±100000, a list of them, or null"),
+                              ({"kernel": [3]}, "kernel must be two positive integers"),
+                              ({"stride": True}, "an integer in ±100000"),
+                              ({"stride": [1.5]}, "an integer in ±100000")):
+        with pytest.raises(ModelError, match=fragment):
+            build_model("cnn", context("shift-2d"), **options)
+    arguments = ["train", "--task", "shift-1d", "--model", "cnn", "--option", "kernel=[3,1]",
+                 "--train-size", "64", "--valid-size", "0", "--test-size", "16", "--epochs", "1",
+                 "--out", str(tmp_path / "cnn"), "--format", "json"]
+    run = CliRunner().invoke(cli, arguments)
+    assert run.exit_code == 0, run.output
+    assert json.loads(run.stdout)["config"]["model_options"] == {"kernel": [3, 1]}

@@ -101,6 +101,8 @@ class SeedCNN(ImageModel):
     def __init__(self, context: ModelContext, kernel: list[int] | None = None, stride: int | None = None
                  ) -> None:
         super().__init__(context)
+        if kernel is not None and (not isinstance(kernel, list) or len(kernel) != 2 or min(kernel) < 1):
+            raise ModelError(f"kernel must be two positive integers [kh, kw], got {kernel!r}")
         kernel_size = tuple(kernel or context.baseline_kernel or (3, 3))
         stride = stride if stride is not None else context.baseline_stride
         if kernel_size[0] > self.shape[0] or kernel_size[1] > self.shape[1] or stride < 1:

@@ -146,7 +146,9 @@ def check_options(name: str, options: dict[str, Any]) -> None:
     """Refuse options ``name`` does not take, and values of another type than the option's default.
 
     Integer options must be integers in ``0 .. MAX_INT_OPTION``, float options finite
-    numbers, text options text, flags ``True``/``False``; what a model needs beyond
+    numbers, text options text, flags ``True``/``False``, options whose default is ``None``
+    (a size taken from the task unless given: ``kernel``, ``stride``, ``kernel_support``,
+    ``offsets``) an integer, a list of integers or ``None``; what a model needs beyond
     that (``hidden ≥ 1``, a known pooling) its own constructor checks.
 
     >>> check_options("mlp", {"hidden": "wide"})  # doctest: +ELLIPSIS
@@ -161,7 +163,11 @@ def check_options(name: str, options: dict[str, Any]) -> None:
         raise ModelError(f"model {name!r} takes no option {sorted(unknown)[0]!r} (its options: {known})")
     for key, value in options.items():
         default = definition.options[key]
-        if isinstance(default, bool):
+        if default is None:  # "the task's own" unless given: an integer or a list of integers (a shape)
+            ok = value is None or _is_integer(value) or (
+                isinstance(value, list) and bool(value) and all(_is_integer(v) for v in value))
+            wanted = f"an integer in ±{MAX_INT_OPTION}, a list of them, or null"
+        elif isinstance(default, bool):
             ok, wanted = isinstance(value, bool), "true or false"
         elif isinstance(default, int):
             ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_INT_OPTION
@@ -173,6 +179,10 @@ def check_options(name: str, options: dict[str, Any]) -> None:
             ok, wanted = isinstance(value, type(default)), f"of type {type(default).__name__}"
         if not ok:
             raise ModelError(f"option {key} of model {name!r} must be {wanted}, got {value!r}")
+
+
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) <= MAX_INT_OPTION
 
 
 def build_model(name: str, context: ModelContext, **options: Any) -> SetModel:
