@@ -299,3 +299,22 @@ def test_size_options_with_task_defaults_can_be_set(tmp_path) -> None:
     run = CliRunner().invoke(cli, arguments)
     assert run.exit_code == 0, run.output
     assert json.loads(run.stdout)["config"]["model_options"] == {"kernel": [3, 1]}
+
+
+def test_seed_sharing_variants_activation_and_the_sigmoid_regulariser() -> None:
+    """The seed's variants: the class score is the mean over translations of act(Σ W x), and the §3.1
+    regulariser adds c·Σ 1/(1 + e^{−100 W}); both written out here from the weight tensor."""
+    torch.manual_seed(2)
+    images = torch.rand(4, 10, 10, dtype=torch.float64)
+    for name, function in (("sigmoid", lambda s: 1 / (1 + torch.exp(-s))), ("tanh", torch.tanh),
+                           ("elu", lambda s: torch.where(s > 0, s, torch.exp(s) - 1))):
+        model = build_model("seed-sharing", context("shift-2d"), activation=name,
+                            sigmoid_sparsity=0.01, sharing=0.0).double()
+        scores = (model.weight[None] * images[:, None, None, None]).sum(dim=(-2, -1))
+        torch.testing.assert_close(model(images), function(scores).mean(dim=(2, 3)))
+        expected = 0.01 * (1 / (1 + torch.exp(-100 * model.weight))).sum()
+        torch.testing.assert_close(model.penalty(), expected)
+    with pytest.raises(ModelError, match="activation must be one of elu, tanh, sigmoid, got 'relu'"):
+        build_model("seed-sharing", context("shift-2d"), activation="relu")
+    with pytest.raises(ModelError, match="sigmoid_sparsity must be ≥ 0"):
+        build_model("seed-sharing", context("shift-2d"), sigmoid_sparsity=-1.0)

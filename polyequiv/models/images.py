@@ -129,6 +129,8 @@ class ImageMLP(ImageModel):
 
 #: The tie sets of ``seed-sharing``'s penalty (:class:`SeedSharingNetwork`).
 SHARING_TIES = ("axes", "diagonal")
+#: ``seed-sharing``'s activations (the seed's variants, §3.2).
+SHARING_ACTIVATIONS = {"elu": nn.functional.elu, "tanh": torch.tanh, "sigmoid": torch.sigmoid}
 
 #: ``seed-sharing``'s recommended settings: the image models' (Adam 1e-2, batch 64) with 20 epochs.
 #: Its untied weights move towards the tied subspace only through the penalty, so it needs about
@@ -152,15 +154,28 @@ class SeedSharingNetwork(ImageModel):
       translations of a 10×10 grid for ``(1, 1)``), so the weights stay untied along the rest: this is
       why the seed's literal penalty left ``shift-2d`` at chance (docs/images.md).
 
-    ``sparsity·Σ|W|`` adds the seed's L1 variant (off by default).
+    ``sparsity·Σ|W|`` adds the seed's L1 variant, ``sigmoid_sparsity·Σ 1/(1 + e^{−100 W})`` the
+    regulariser of the seed's §3.1 (its coefficient there: 0.01); both off by default.
+    ``activation`` is the seed's variant: ``elu`` (default, its best), ``tanh`` or ``sigmoid`` (its
+    base variant), applied to each translation's score before the mean.
     ``diagnostics()["sharing_residual"]`` is ``‖W − P W‖ / ‖W‖`` with ``P`` the average over the joint
     shifts ``(i, j, m, n) ↦ (i+u, j+v, m+s·u, n+s·v)``: 0 exactly when the learned weights are
     translation-tied (a convolution), the measured version of the seed's heatmaps.
     """
 
     def __init__(self, context: ModelContext, stride: int | None = None, offsets: list[int] | None = None,
-                 sharing: float = 1e-4, sparsity: float = 0.0, ties: str = "axes", init: float = 1.0) -> None:
+                 sharing: float = 1e-4, sparsity: float = 0.0, ties: str = "axes", init: float = 1.0,
+                 activation: str = "elu", sigmoid_sparsity: float = 0.0) -> None:
         super().__init__(context)
+        if activation not in SHARING_ACTIVATIONS:
+            raise ModelError(f"activation must be one of {', '.join(SHARING_ACTIVATIONS)}, "
+                             f"got {activation!r}")
+        weights = {"sharing": sharing, "sparsity": sparsity, "sigmoid_sparsity": sigmoid_sparsity}
+        for name, value in weights.items():
+            if value < 0:
+                raise ModelError(f"{name} must be ≥ 0, got {value!r}")
+        self.activation = SHARING_ACTIVATIONS[activation]
+        self.sigmoid_sparsity = float(sigmoid_sparsity)
         height, width = self.shape
         step = stride if stride is not None else context.baseline_stride
         self.strides = (step, step if width > 1 else 1)
@@ -187,7 +202,7 @@ class SeedSharingNetwork(ImageModel):
     def forward(self, values: Tensor, mask: Tensor | None = None) -> Tensor:
         x = self.images(values)[:, 0]
         scores = torch.einsum("kijmn,bmn->bkij", self.weight, x)
-        return nn.functional.elu(scores).mean(dim=(2, 3))
+        return self.activation(scores).mean(dim=(2, 3))
 
     def _shifted(self, u: int, v: int) -> Tensor:
         """``W[k, i+u, j+v, m+s·u, n+s·v]`` (cyclic)."""
@@ -198,6 +213,8 @@ class SeedSharingNetwork(ImageModel):
         total = self.sharing * sum((self.weight - self._shifted(u, v)).abs().sum() for u, v in self.shifts)
         if self.sparsity:
             total = total + self.sparsity * self.weight.abs().sum()
+        if self.sigmoid_sparsity:
+            total = total + self.sigmoid_sparsity * torch.sigmoid(100 * self.weight).sum()
         return total
 
     @torch.no_grad()
@@ -251,7 +268,8 @@ register(ModelDefinition(
     "the seed's generic architecture: C × translations × H × W weights, ELU, mean over translations, "
     "sharing penalty 1e-4·Σ|W − W shifted| along both axes (ties=diagonal: the seed's one shift (b, b'))",
     SeedSharingNetwork,
-    {"stride": None, "offsets": None, "sharing": 1e-4, "sparsity": 0.0, "ties": "axes", "init": 1.0},
+    {"stride": None, "offsets": None, "sharing": 1e-4, "sparsity": 0.0, "ties": "axes", "init": 1.0,
+     "activation": "elu", "sigmoid_sparsity": 0.0},
     SEED_SHARING_TRAINING,
     domain="images",
 ))
