@@ -99,7 +99,30 @@ def _from_checkpoint(source: Path, tensor: str | None) -> tuple[np.ndarray, str,
                          f"entry with --tensor (entries: {', '.join(weights)})")
     entry, mode, input_rep = _MODEL_WEIGHTS[model]
     array = _reshape_model_weight(model, weights[entry].detach().double().numpy())
-    return array, f"{path} [{model}: {entry}]", mode, input_rep
+    origin = f"{path} [{model}: {entry}]"
+    trained = _trained_nodes(state.get("config", {}))
+    if model in _PADDED_GRAPH_MODELS and trained is not None and trained < array.shape[-1]:
+        # graphs are zero-padded on the right to the largest *test* graph: weights of nodes no
+        # training graph reaches never get a gradient, so only the trained block is read
+        array = array[..., :trained, :trained, :trained] if array.ndim == 3 else array[..., :trained]
+        origin += f", the {trained}-node block the training graphs reach"
+    return array, origin, mode, input_rep
+
+
+#: Fixed-width graph models whose weight's node axes run over graphs zero-padded on the right.
+_PADDED_GRAPH_MODELS = ("row-mlp", "graph-linear")
+
+
+def _trained_nodes(config: dict) -> int | None:
+    """The largest training graph of a run's task (``None`` when the config does not say)."""
+    from polyequiv.tasks import TaskError, get_definition
+
+    try:
+        definition = get_definition(str(config.get("task")))
+    except TaskError:
+        return None
+    sizes = definition.quick if (config.get("task_options") or {}).get("quick") else definition.full
+    return int(sizes.max_train)
 
 
 @click.command("discover")

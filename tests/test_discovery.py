@@ -363,3 +363,20 @@ def test_benchmark_quick_mode_runs_and_reports_json(tmp_path: Path) -> None:
 def test_huge_tensors_are_refused_up_front() -> None:
     with pytest.raises(SizeLimitError, match=r"251,001 weight values in shape \(501, 501\)"):
         discovery.discover(np.zeros((501, 501)))
+
+
+def test_cli_reads_only_the_block_the_training_graphs_reach(tmp_path: Path) -> None:
+    """Tested up to 50 nodes, graph-linear is 50 wide, but its 10-node training graphs only train the
+    first 10×10×10 block (the rest keeps its random start): discover reads that block, and says so."""
+    code, output = invoke("train", "--task", "graph-degree", "--quick", "--model", "graph-linear",
+                          "--epochs", "1", "--train-size", "32", "--test-size", "4", "--no-progress",
+                          "--out", str(tmp_path / "gl"))
+    assert code == 0, output
+    code, output = invoke("discover", str(tmp_path / "gl"), "--format", "json")
+    data = json.loads(output)
+    assert code == 0 and data["shape"] == [10, 10, 10]
+    code, output = invoke("discover", str(tmp_path / "gl"))
+    assert "the 10-node block the training graphs reach" in output
+    code, output = invoke("discover", str(tmp_path / "gl"), "--tensor", "weight", "--input", "E",
+                          "--format", "json")
+    assert code == 0 and json.loads(output)["shape"] == [50, 50, 50]  # a named tensor is read whole

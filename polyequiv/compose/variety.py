@@ -49,7 +49,7 @@ from polyequiv.errors import SizeLimitError
 PRIMES = (268_435_399, 268_435_367)
 _CHUNK = 64
 #: Entries (coefficients × parameters) of one forward-mode Jacobian held in memory.
-MAX_JACOBIAN_ENTRIES = 30_000_000
+MAX_JACOBIAN_ENTRIES = 30_000_000  # float64/int64: 240 MB at the limit
 
 
 def _mod(values: Any, p: int | None) -> Any:
@@ -123,12 +123,16 @@ class NetworkJacobian:
     def __init__(self, spec: NetworkSpec) -> None:
         self.spec = spec
         self.algebra = XPolynomialAlgebra(spec.n, spec.degree)
-        entries = self.algebra.size * spec.num_outputs * (spec.num_weights + 1)
+        rows = max(
+            2 * spec.weight_indices[number].tuples.shape[0] + layer.num_outputs + spec.input_width(number) + 1
+            for number, layer in enumerate(spec.layers)
+        )
+        entries = self.algebra.size * rows * (spec.num_weights + 1)
         if entries > MAX_JACOBIAN_ENTRIES:
             raise SizeLimitError(
-                f"the Jacobian of {spec} has {entries:,} entries ({self.algebra.size} monomials × "
-                f"{spec.num_outputs} outputs × {spec.num_weights} weights); the limit is "
-                f"{MAX_JACOBIAN_ENTRIES:,}",
+                f"the forward-mode Jacobian of {spec} needs about {entries:,} entries at once "
+                f"({self.algebra.size} monomials × {rows} polynomials of its widest layer × "
+                f"{spec.num_weights + 1} columns); the limit is {MAX_JACOBIAN_ENTRIES:,}",
                 estimate=entries,
                 limit=MAX_JACOBIAN_ENTRIES,
             )

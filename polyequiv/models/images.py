@@ -103,9 +103,10 @@ class SeedCNN(ImageModel):
         super().__init__(context)
         if kernel is not None and (not isinstance(kernel, list) or len(kernel) != 2 or min(kernel) < 1):
             raise ModelError(f"kernel must be two positive integers [kh, kw], got {kernel!r}")
+        _check_stride(stride)
         kernel_size = tuple(kernel or context.baseline_kernel or (3, 3))
         stride = stride if stride is not None else context.baseline_stride
-        if kernel_size[0] > self.shape[0] or kernel_size[1] > self.shape[1] or stride < 1:
+        if kernel_size[0] > self.shape[0] or kernel_size[1] > self.shape[1]:
             raise ModelError(f"kernel {kernel_size} with stride {stride} does not fit {self.shape} images")
         self.conv = nn.Conv2d(1, self.classes, kernel_size, stride=stride)
 
@@ -125,6 +126,12 @@ class ImageMLP(ImageModel):
 
     def forward(self, values: Tensor, mask: Tensor | None = None) -> Tensor:
         return self.net(self.images(values).flatten(1))
+
+
+def _check_stride(stride: Any) -> None:
+    """``None`` (the task's stride) or a positive integer; :class:`ModelError` otherwise."""
+    if stride is not None and (isinstance(stride, bool) or not isinstance(stride, int) or stride < 1):
+        raise ModelError(f"stride must be a positive integer, got {stride!r}")
 
 
 #: The tie sets of ``seed-sharing``'s penalty (:class:`SeedSharingNetwork`).
@@ -177,14 +184,19 @@ class SeedSharingNetwork(ImageModel):
         self.activation = SHARING_ACTIVATIONS[activation]
         self.sigmoid_sparsity = float(sigmoid_sparsity)
         height, width = self.shape
+        _check_stride(stride)
+        if offsets is not None and ties != "diagonal":
+            raise ModelError(f"offsets {offsets!r} set the shift of ties=diagonal; with ties={ties!r} "
+                             "the penalty ties both unit shifts (add --option ties=diagonal)")
+        if offsets is not None and (not isinstance(offsets, list) or len(offsets) != 2
+                                    or not any(offsets)):
+            raise ModelError(f"offsets must be two integers (b, b'), not both 0, got {offsets!r}")
         step = stride if stride is not None else context.baseline_stride
         self.strides = (step, step if width > 1 else 1)
         if step < 1 or height % self.strides[0] or width % self.strides[1]:
             raise ModelError(f"stride {step} does not divide the {height}x{width} grid")
         self.translations = (height // self.strides[0], width // self.strides[1])
         b = list(offsets) if offsets is not None else [1, 1 if width > 1 else 0]
-        if len(b) != 2:
-            raise ModelError(f"offsets must be two integers (b, b'), got {offsets!r}")
         self.offsets = (int(b[0]), int(b[1]))
         if ties not in SHARING_TIES:
             raise ModelError(f"ties must be one of {', '.join(SHARING_TIES)}, got {ties!r}")

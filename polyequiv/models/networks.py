@@ -39,7 +39,7 @@ import torch
 from torch import Tensor, nn
 
 import polyequiv.models.sets  # noqa: F401  (registers the set models first: they lead every list)
-from polyequiv.errors import SpecError
+from polyequiv.errors import SizeLimitError, SpecError
 from polyequiv.models.registry import ModelContext, ModelDefinition, ModelError, SetModel, register
 
 METHODS = ("tied", "penalty", "projected")
@@ -121,7 +121,10 @@ class VarietyNetwork(SetModel):
                              f"the task is {kinds[context.equivariant]}")
         self.spec, self.method, self.strength = spec, method, float(penalty)
         self.equivariant = spec.equivariant
-        self.problem = VarietyProblem(spec)
+        try:  # refused here, before any training, when its Jacobian would not fit
+            self.problem = VarietyProblem(spec)
+        except SizeLimitError as error:
+            raise ModelError(f"option network: {error}") from None
         basis = self.problem.tied_basis_float
         self.register_buffer("embedding", torch.from_numpy(self.problem.embedding_float))
         self.register_buffer("basis", torch.from_numpy(basis))
@@ -225,7 +228,7 @@ class VarietyNetwork(SetModel):
 
 
 def _builder(method: str) -> Any:
-    def build(context: ModelContext, network: str, penalty: float) -> VarietyNetwork:
+    def build(context: ModelContext, network: str, penalty: float = 10.0) -> VarietyNetwork:
         return VarietyNetwork(context, network=network, method=method, penalty=penalty)
 
     build.__name__ = f"variety_{method}"
@@ -242,4 +245,5 @@ _SUMMARIES = {
 for _method in METHODS:
     register(ModelDefinition(
         f"variety-{_method}", _SUMMARIES[_method], _builder(_method),
-        {"network": "", "penalty": 10.0}, VARIETY_TRAINING, task_requirements=_requirements))
+        {"network": "", **({"penalty": 10.0} if _method == "penalty" else {})}, VARIETY_TRAINING,
+        task_requirements=_requirements))

@@ -41,14 +41,27 @@ def supported_models(task: str, models: Sequence[str] | None = None) -> tuple[li
     return able, unable
 
 
+def check_buildable(config: RunConfig) -> None:
+    """Build ``config``'s model with its options (then discard it); :class:`ConfigError` if it fails."""
+    context = ModelContext.of_definition(get_definition(config.task))
+    try:
+        build_model(config.model, context, **config.model_options)
+    except ModelError as error:
+        raise ConfigError(f"{config.model}: {error}") from None
+
+
 def compare(configs: Sequence[RunConfig], out: str | Path, *, overwrite: bool = False, threads: int = 1,
             device: str = "cpu", progress: bool = False,
             echo: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
     """Train (or reuse, or resume) each config into ``out/<model>`` and return the results in order.
 
     ``out`` is locked for the whole comparison (and each ``out/<model>`` while it trains), so a second
-    comparison into the same folder is refused with :class:`~polyequiv.locking.LockedError`.
+    comparison into the same folder is refused with :class:`~polyequiv.locking.LockedError`.  Every
+    model is built with its options first, so a model that cannot be built is refused
+    (:class:`ConfigError`) before any other trains.
     """
+    for config in configs:
+        check_buildable(config)
     with hold_lock(out):
         return _compare_in_locked_folder(configs, Path(out), overwrite=overwrite, threads=threads,
                                          device=device, progress=progress, echo=echo)

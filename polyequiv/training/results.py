@@ -119,11 +119,20 @@ def _format(value: float | None, kind: str) -> str:
 
 def comparison_rows(runs: Sequence[dict[str, Any]], cardinalities: Sequence[int] | None = None,
                     metrics: Sequence[str] | None = None) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of a comparison table (model, parameters, train time, metrics at each cardinality)."""
+    """Header and rows of a comparison table (model, parameters, train time, metrics at each cardinality).
+
+    The columns are the cardinalities every run was tested at; runs tested at disjoint sizes (a
+    fixed-size ``variety-*`` network beside a set model) get the union, "—" where a run has none.
+    """
     if not runs:
         return [], []
-    available = sorted(set.intersection(*(set(metric_by_cardinality(r, "mae")) for r in runs)))
-    wanted = [c for c in (cardinalities or TABLE_CARDINALITIES) if c in available] or available
+    tested = [set(metric_by_cardinality(r, "mae")) for r in runs]
+    available = sorted(set.intersection(*tested))
+    if available:
+        wanted = [c for c in (cardinalities or TABLE_CARDINALITIES) if c in available] or available
+    else:
+        union = sorted(set.union(*tested))
+        wanted = [c for c in union if cardinalities is None or c in cardinalities] or union
     if metrics is None:
         rows_of = [row for r in runs for row in r["evaluation"]["per_cardinality"]]
         discrete = any(row.get("accuracy") is not None for row in rows_of)
@@ -137,7 +146,7 @@ def comparison_rows(runs: Sequence[dict[str, Any]], cardinalities: Sequence[int]
                _format(run["training"]["wall_time_s"], "seconds")]
         for metric in metrics:
             values = metric_by_cardinality(run, metric)
-            row += [_format(values[c], metric) for c in wanted]
+            row += [_format(values.get(c), metric) for c in wanted]
         rows.append(row)
     return header, rows
 
