@@ -25,6 +25,9 @@ _MODEL_WEIGHTS: dict[str, tuple[str, str, str]] = {
     "row-mlp": ("layer.weight", "invariant", "V"),
     # GraphLinear.weight: (L, L, L) = (output node k, i, j), read as the E → V layer the adjacency sees
     "graph-linear": ("weight", "equivariant", "E"),
+    # SeedSharingNetwork.weight: (C, H/s, W/s, H, W) = (class, translation, pixel): with stride 1 one
+    # (translations × pixels) = (n, n) matrix per class, pixels row-major as the torus groups number them
+    "seed-sharing": ("weight", "equivariant", "V"),
 }
 
 
@@ -34,6 +37,12 @@ def _reshape_model_weight(model: str, array: np.ndarray) -> np.ndarray:
         return np.transpose(array[:, :n, :, 0], (2, 0, 1))
     if model == "mlp":  # the x half of [x, mask]: (hidden, N), one invariant layer per hidden unit
         return array[:, : array.shape[1] // 2]
+    if model == "seed-sharing":
+        classes, rows, cols, height, width = array.shape
+        if rows * cols != height * width:
+            raise ValueError(f"a strided seed-sharing weight {array.shape} has {rows * cols} translations "
+                             f"for {height * width} pixels: no square layer to compare with the candidates")
+        return array.reshape(classes, rows * cols, height * width)
     return array
 
 

@@ -380,3 +380,29 @@ def test_cli_reads_only_the_block_the_training_graphs_reach(tmp_path: Path) -> N
     code, output = invoke("discover", str(tmp_path / "gl"), "--tensor", "weight", "--input", "E",
                           "--format", "json")
     assert code == 0 and json.loads(output)["shape"] == [50, 50, 50]  # a named tensor is read whole
+
+
+def test_cli_reads_seed_sharing_runs_as_one_translation_by_pixel_matrix_per_class(tmp_path: Path) -> None:
+    """A seed-sharing run whose weights are a convolution per class (written here) is the 10×10 torus."""
+    import numpy as np
+    import torch
+
+    from polyequiv.training.checkpoint import load_checkpoint, save_checkpoint
+    from polyequiv_cli.discover_commands import _reshape_model_weight
+
+    code, output = invoke("train", "--task", "shift-2d", "--quick", "--model", "seed-sharing",
+                          "--epochs", "1", "--train-size", "64", "--test-size", "16", "--no-progress",
+                          "--out", str(tmp_path / "s"))
+    assert code == 0, output
+    state = load_checkpoint(tmp_path / "s" / "checkpoint.pt")
+    kernel = torch.randn(3, 10, 10, dtype=torch.float64)
+    grid = torch.arange(10)
+    offset = (grid[None, :] - grid[:, None]) % 10  # [i, m] -> (m - i) mod 10
+    state["model"]["weight"] = kernel[:, offset[:, None, :, None], offset[None, :, None, :]].float()
+    save_checkpoint(tmp_path / "s" / "checkpoint.pt", state)
+    code, output = invoke("discover", str(tmp_path / "s"), "--format", "json")
+    data = json.loads(output)
+    assert code == 0 and data["shape"] == [3, 100, 100]
+    assert data["best"] == "T10x10" and data["candidates"][0]["ari"] == 1.0
+    with pytest.raises(ValueError, match="144 translations for 576 pixels"):
+        _reshape_model_weight("seed-sharing", np.zeros((10, 12, 12, 24, 24)))
