@@ -6,7 +6,8 @@ batch 64, Adam 1e-2 with cosine decay, MSE; the task's full sizes at cardinality
 training sets) from the same tied start, and the table reports per run:
 
 * ``params``: trained scalars (dim T for tied, every weight otherwise);
-* ``test MSE``: on the test sets (cardinality n), from ``results.json``;
+* ``valid MSE`` (the last epoch's validation loss) and ``test MAE`` (test sets of cardinality n),
+  from ``results.json``;
 * ``max|E|``: ``max |E(θ)| / max |c(θ)|``, the equations of an equivariant output (0 on V);
 * ``off T``: ``‖θ − P_T θ‖ / ‖θ‖`` (0 when every layer is individually equivariant);
 * ``equiv.``: ``max |f(σ·x) − σ·f(x)| / max |f|`` in float64 over 16 random elements of the

@@ -73,9 +73,12 @@ def _from_file(source: Path) -> tuple[np.ndarray, str, str | None]:
         raise ValueError(f"{source} is neither a run folder nor a weight file")
     if source.suffix == ".npy":
         try:
-            return np.load(source, allow_pickle=False), str(source), None
+            array = np.load(source, allow_pickle=False)
         except (ValueError, OSError) as error:
             raise ValueError(f"cannot read {source} as .npy: {error}") from None
+        if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+            raise ValueError(f"{source} holds {array.dtype} values, not numbers")
+        return array, str(source), None
     if source.suffix == ".json":
         try:
             data = json.loads(source.read_text())
@@ -185,7 +188,8 @@ def discover_command(source: Path, degree: int, mode: str | None, input_rep: str
     read_as = "" if layout.input == "V" else f" {layout.input} → V"
     click.echo(f"{origin}: shape {layout.shape} read as {layout.channels} × {layout.mode}{read_as} degree-"
                f"{layout.degree} layer on n = {layout.n}")
-    click.echo(f"clustered into {result.num_clusters} classes ({result.criterion})")
+    plural = "class" if result.num_clusters == 1 else "classes"
+    click.echo(f"clustered into {result.num_clusters} {plural} ({result.criterion})")
     click.echo(f"best: {result.verdict}")
     click.echo(discovery.format_table(result))
     if plot is not None:

@@ -115,8 +115,8 @@ def run_options(command: Callable) -> Callable:
         click.option("--cardinalities", default=None, metavar="RANGE",
                      help="Test cardinalities, e.g. 5-100:5 or 5,10,100."),
         click.option("--train-cardinalities", default=None, metavar="LOW[-HIGH]",
-                     help="Set tasks: training set sizes, uniform in LOW..HIGH (default: the task's, 1-10; "
-                          "the variety-* models fix both to their network's n)."),
+                     help="Set tasks: training set sizes, uniform in LOW..HIGH (default: the task's, "
+                          "e.g. 1-10; the variety-* models fix both to their network's n)."),
         click.option("--split", type=click.Choice(["by-graph", "random"]), default=None,
                      help="Graph tasks: split train/test by base graph (default) or at random (the seed's)."),
         click.option("--option", "option_pairs", multiple=True, metavar="KEY=VALUE",
@@ -242,7 +242,8 @@ def train_command(task: str, model: str, out: Path, resume: bool, overwrite: boo
 @click.command("compare")
 @TASK_OPTION
 @click.option("--models", default=None, metavar="NAMES",
-              help=f"Comma-separated models (default: all that can do the task): {', '.join(MODEL_NAMES)}.")
+              help="Comma-separated models (default: all that can do the task at its own sizes; the "
+                   f"fixed-size variety-* networks only when named): {', '.join(MODEL_NAMES)}.")
 @run_options
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder of run folders, one per model (default: runs/compare-TASK).")

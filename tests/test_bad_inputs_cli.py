@@ -156,7 +156,7 @@ TRAIN_CASES = [
     (["train", "--task", "sum-of-squares", "--model", "variety-tied", "--option",
       "network=S3 [cubic free -> x]", "--out", "{tmp}/r"], "option network:"),
     (["train", "--task", "sum-of-squares", "--model", "variety-tied", "--cardinalities", "4",
-      "--out", "{tmp}/r"], "needs task option cardinalities = [3]"),
+      "--out", "{tmp}/r"], "needs --cardinalities 3 (task option cardinalities = [3]"),
     (["train", "--task", "center", "--model", "variety-tied", "--option",
       "network=S3 [linear free -> 3, linear free -> invariant]", "--out", "{tmp}/r"],
      "is invariant, the task is equivariant"),

@@ -318,3 +318,15 @@ def test_seed_sharing_variants_activation_and_the_sigmoid_regulariser() -> None:
         build_model("seed-sharing", context("shift-2d"), activation="relu")
     with pytest.raises(ModelError, match="sigmoid_sparsity must be ≥ 0"):
         build_model("seed-sharing", context("shift-2d"), sigmoid_sparsity=-1.0)
+
+
+def test_stride_and_offsets_are_checked() -> None:
+    for name, options, fragment in (
+            ("cnn", {"stride": [1, 2]}, "stride must be a positive integer, got \\[1, 2\\]"),
+            ("cnn", {"stride": 0}, "stride must be a positive integer, got 0"),
+            ("seed-sharing", {"stride": [1, 2]}, "stride must be a positive integer"),
+            ("seed-sharing", {"offsets": [1, 0]}, "with ties='axes' the penalty ties both unit shifts"),
+            ("seed-sharing", {"offsets": 1, "ties": "diagonal"}, "offsets must be two integers"),
+            ("seed-sharing", {"offsets": [0, 0], "ties": "diagonal"}, "not both 0")):
+        with pytest.raises(ModelError, match=fragment):
+            build_model(name, context("shift-2d"), **options)

@@ -263,3 +263,40 @@ def test_compare_leaves_fixed_size_models_out_unless_named() -> None:
     assert not [name for name in able if name.startswith("variety-")]
     named, unable = supported_models("sum-of-squares", ["variety-tied", "variety-projected"])
     assert named == ["variety-tied", "variety-projected"] and not unable
+
+
+def test_review_fixes_refuse_up_front(tmp_path) -> None:
+    """A network whose forward-mode Jacobian would not fit is refused when the model is built (it ran
+    out of memory after an epoch); the penalty weight is an option of variety-penalty only; compare
+    builds every model before it trains any."""
+    huge = "S9 [quadratic free +bias -> 9, quadratic free +bias -> 9, quadratic free +bias -> invariant]"
+    with pytest.raises(ModelError, match=r"forward-mode Jacobian .* needs about 3,280,245,540 entries"):
+        build_model("variety-tied", ModelContext("reals", False, 9), network=huge)
+    with pytest.raises(ModelError, match="takes no option 'penalty'"):
+        build_model("variety-tied", INVARIANT, penalty=5.0)
+    assert build_model("variety-penalty", INVARIANT, penalty=5.0).strength == 5.0
+    from polyequiv.training.comparison import compare
+
+    good = RunConfig.create("center", "tied-linear", epochs=1, task_options={"train": 32, "test": 8,
+                                                                              "cardinalities": [3]})
+    bad = RunConfig.create("center", "variety-tied", epochs=1, task_options={"train": 32, "test": 8},
+                           model_options={"network": "S3 [quadratic free -> 3, linear free -> invariant]"})
+    with pytest.raises(ConfigError, match=r"variety-tied: the network .* is invariant, the task is equiv"):
+        compare([good, bad], tmp_path / "cmp")
+    assert not (tmp_path / "cmp").exists()
+
+
+def test_a_table_of_runs_tested_at_disjoint_sizes_shows_each_runs_own() -> None:
+    from polyequiv.training.results import comparison_rows
+
+    def run(name: str, sizes: list[int]) -> dict:
+        return {"model": {"name": name, "parameters": 3}, "config": {"model_options": {}},
+                "training": {"wall_time_s": 1.0},
+                "evaluation": {"per_cardinality": [{"cardinality": c, "mae": 0.5, "relative_mae": 0.1,
+                                                    "accuracy": None} for c in sizes]}}
+
+    header, rows = comparison_rows([run("a", [3]), run("b", [5, 10])])
+    assert header[3:6] == ["MAE@3", "MAE@5", "MAE@10"]
+    assert rows[0][3:6] == ["0.5", "—", "—"] and rows[1][3:6] == ["—", "0.5", "0.5"]
+    header, _ = comparison_rows([run("a", [3, 5]), run("b", [5, 10])])
+    assert header[3:] == ["MAE@5", "rel@5"]  # shared sizes only, as before

@@ -433,7 +433,7 @@ def parse_layer_flags(
             raise SpecError(f"layer {part.strip()!r} must read DEGREE:tied|free:WIDTH, e.g. 2:free:3")
         degree_text, kind, width_text, *extra = fields
         if not degree_text.isdigit():
-            raise SpecError(f"degree {degree_text!r} of layer {part.strip()!r} is not a number")
+            raise SpecError(f"degree {degree_text!r} of layer {part.strip()!r} is not a positive integer")
         if kind not in ("tied", "free"):
             raise SpecError(f"layer {part.strip()!r}: expected 'tied' or 'free', got {kind!r}")
         layer_bias, layer_indexing = bias, indexing

@@ -134,8 +134,11 @@ class RunConfig:
                 raise ConfigError(str(error)) from None
             for key, value in required.items():
                 if key in options and options[key] != value:
-                    raise ConfigError(f"model {model!r} needs task option {key} = {value} "
-                                      f"(its network's size), got {options[key]}")
+                    flag = "--" + key.replace("_", "-")
+                    shown = ",".join(str(v) for v in value) if key == "cardinalities" else (
+                        f"{value[0]}" if value[0] == value[-1] else f"{value[0]}-{value[-1]}")
+                    raise ConfigError(f"model {model!r} needs {flag} {shown} (task option {key} = {value}: "
+                                      f"its network's size), got {options[key]}")
                 options[key] = value
         return cls(task=task, model=model, seed=seed, model_options=dict(model_options or {}),
                    task_options=options, **settings)
