@@ -32,6 +32,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from _report import emit_json
+
 from polyequiv.compose import NetworkSpec, block_expansion
 from polyequiv.compose.expansion import expand_network, expand_network_flint, network_constraints
 from polyequiv.compose.variety import measure_variety
@@ -204,12 +206,7 @@ def main() -> None:
         "constraints": [time_constraints(text, repeats) for text in constraint_cases],
         "variety": [time_variety(text, 1) for text in constraint_cases],
     }
-    text = json.dumps(document, indent=2)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
-    print(text)
-    print()
+    emit_json(document, args.out)
     width = max(
         len(row["network"]) for group in ("expansion", "constraints", "variety") for row in document[group]
     )

@@ -31,6 +31,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from _report import emit_json
+
 CHILD = r"""
 import hashlib, json, resource, sys, time
 from polyequiv import LayerSpec
@@ -144,13 +146,7 @@ def main() -> None:
         agree = compare(blockwise, reference)
         results.append({**case, "blockwise": blockwise, "global": reference, "agree": agree})
     document = {"python": sys.version.split()[0], "global_timeout": args.global_timeout, "cases": results}
-    text = json.dumps(document, indent=2)
-    print(text)
-    if args.out:
-        from polyequiv.fileio import atomic_write_text
-
-        atomic_write_text(args.out, text + "\n")
-    print()
+    emit_json(document, args.out)
     print(table(results))
     if any(r["agree"] == "DIFFERENT" for r in results):
         sys.exit(1)

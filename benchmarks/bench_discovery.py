@@ -28,7 +28,6 @@ Prints one JSON document and then aligned tables.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import tempfile
@@ -38,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _report import emit_json
 
 from polyequiv import discovery
 
@@ -328,12 +328,7 @@ def main() -> None:
         + ridge_fits(args.quick) + graph_degree(args.quick)
     data = {"quick": args.quick, "seeds": seeds, "planted": planted, "trained": trained,
             "seconds": round(time.perf_counter() - started, 1)}
-    text = json.dumps(data, indent=1)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
-    print(text)
-    print()
+    emit_json(data, args.json, indent=1)
     rows = [["true group", "σ", "true ARI", "ranked first", "verdicts", "best wrong ARI", "s/discover"]]
     for row in planted:
         verdicts = ", ".join(f"{k}×{v}" for k, v in sorted(row["verdicts"].items(), key=lambda kv: -kv[1]))

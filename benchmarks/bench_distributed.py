@@ -22,7 +22,6 @@ is a lower bound.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -30,6 +29,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from _report import emit_json
 
 from polyequiv.training import RunConfig, format_table
 from polyequiv.training.loop import train
@@ -101,11 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "load_average_1min": {"before": round(load_before[0], 2), "after": round(os.getloadavg()[0], 2)},
         "rows": rows,
     }
-    text = json.dumps(document, indent=2)
-    if args.json is not None:
-        args.json.write_text(text + "\n", encoding="utf-8")
-    print(text)
-    print()
+    emit_json(document, args.json)
     print(f"{args.task} / {args.model}: {args.train_size:,} training sets, {args.epochs} epochs, "
           f"{os.cpu_count()} cores, load {load_before[0]:.1f} → {os.getloadavg()[0]:.1f}")
     print(table(rows))

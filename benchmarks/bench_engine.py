@@ -22,6 +22,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from _report import emit_json
+
 CHILD = r"""
 import json, resource, sys, time
 from polyequiv import LayerSpec, derive
@@ -115,13 +117,7 @@ def main() -> None:
     results = {name: [run_case(case, args.repeats) for case in cases] for name, cases in series.items()}
     exponents = {name: growth_exponent(rows) for name, rows in results.items()}
     document = {"python": sys.version.split()[0], "series": results, "growth_exponents": exponents}
-    text = json.dumps(document, indent=2)
-    print(text)
-    if args.out:
-        from polyequiv.fileio import atomic_write_text
-
-        atomic_write_text(args.out, text + "\n")
-    print()
+    emit_json(document, args.out)
     print(table(results, exponents))
 
 

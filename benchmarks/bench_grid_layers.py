@@ -21,12 +21,12 @@ case over the dense case of the same grid, degree and channels.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
 
 import torch
+from _report import emit_json
 
 from polyequiv.errors import SizeLimitError
 from polyequiv.nn import TiedPolynomialLayer
@@ -168,12 +168,7 @@ def main() -> None:
         "torch": torch.__version__,
         "cases": rows,
     }
-    text = json.dumps(document, indent=2)
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n", encoding="utf-8")
-    print(text)
-    print()
+    emit_json(document, args.out)
     print(table(rows))
 
 

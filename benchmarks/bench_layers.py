@@ -31,6 +31,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from _report import emit_json
+
 CHILD = r"""
 import json, resource, statistics, sys, time
 import torch
@@ -189,13 +191,7 @@ def main() -> None:
     else:
         rows = [run_case(case) for case in cases(args.quick, args.threads)]
         document = {"python": sys.version.split()[0], "threads": args.threads, "cases": rows}
-    text = json.dumps(document, indent=2)
-    print(text)
-    if args.out:
-        from polyequiv.fileio import atomic_write_text
-
-        atomic_write_text(args.out, text + "\n")
-    print()
+    emit_json(document, args.out)
     print(table(document["cases"]))
     if args.plot:
         print(f"\nfigure: {plot(document['cases'], args.plot)}")

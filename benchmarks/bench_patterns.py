@@ -20,12 +20,13 @@ Prints one JSON document and then aligned tables.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from _report import emit_json
 
 from polyequiv import LayerSpec
 from polyequiv.patterns import _orbits, count_by_patterns, count_patterns
@@ -127,12 +128,7 @@ def main() -> None:
         ],
         "table": counts_table(range(1, 7)),
     }
-    text = json.dumps(document, indent=2)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
-    print(text)
-    print()
+    emit_json(document, args.out)
     print(f"{'layer at n = 10⁶':<44} {'free':>5} {'cold s':>8} {'warm s':>8}")
     for row in document["count"]:
         print(

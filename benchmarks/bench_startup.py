@@ -29,7 +29,6 @@ medians taken in the same run (``--before``) rather than numbers from different 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import statistics
@@ -40,6 +39,8 @@ import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
+
+from _report import emit_json
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "sympy", "scipy", "networkx", "matplotlib")
@@ -229,12 +230,7 @@ def main() -> None:
             },
             "engines": time_engines(ENGINE_SPECS[:2] if args.quick else ENGINE_SPECS, repeats),
         }
-    text = json.dumps(document, indent=2)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
-    print(text)
-    print()
+    emit_json(document, args.out)
     labels = list(revisions)
     header = f"{'whole process (median of ' + str(runs) + ')':<58}"
     columns = "".join(f"{label + ' s':>10}{label + ' cpu':>11}" for label in labels)

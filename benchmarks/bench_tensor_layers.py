@@ -29,7 +29,6 @@ Prints one JSON document, a blank line, then aligned tables.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import statistics
 import sys
@@ -38,6 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from _report import emit_json
 from torch import Tensor, nn
 
 from polyequiv.errors import SizeLimitError
@@ -294,13 +294,7 @@ def main(argv: list[str] | None = None) -> None:
         "python": sys.version.split()[0], "torch": torch.__version__, "threads": args.threads,
         "repeats": repeats, "quick": args.quick, "fit": fit_check(), "cases": cases,
     }
-    text = json.dumps(document, indent=2)
-    print(text)
-    if args.out:
-        from polyequiv.fileio import atomic_write_text
-
-        atomic_write_text(args.out, text + "\n")
-    print()
+    emit_json(document, args.out)
     print(report(document))
 
 
