@@ -73,13 +73,13 @@ def _features(problem: VarietyProblem, x: np.ndarray) -> np.ndarray:
 
 
 def equivariance_residual(
-    spec: NetworkSpec, weights: np.ndarray, x: np.ndarray, rng: np.random.Generator
+    spec: NetworkSpec, weights: np.ndarray, x: np.ndarray, rng: np.random.Generator, elements: int = 16
 ) -> float:
-    """``max_σ max |f(σ·x) − σ·f(x)| / max |f(x)|`` over 16 random elements of the whole group."""
+    """``max_σ max |f(σ·x) − σ·f(x)| / max |f(x)|`` over ``elements`` random elements of the whole group."""
     y = evaluate_network(spec, weights, x)
     scale = max(float(np.abs(y).max()), 1e-300)
     worst = 0.0
-    for sigma in groups.random_group_elements(spec.n, spec.group_generators, 16, rng):
+    for sigma in groups.random_group_elements(spec.n, spec.group_generators, elements, rng):
         moved = evaluate_network(spec, weights, x[:, sigma])
         expected = y[:, sigma] if spec.equivariant else y
         worst = max(worst, float(np.abs(moved - expected).max()) / scale)

@@ -211,20 +211,12 @@ class VarietyNetwork(SetModel):
     def equivariance_residual(self, samples: int = 64, elements: int = 16, seed: int = 0) -> float:
         """``max_σ max |f(σ·x) − σ·f(x)| / max |f(x)|`` in float64, over ``elements`` random elements
         of the network's whole group and ``samples`` inputs uniform in [−1, 1]ⁿ (fixed by ``seed``)."""
-        from polyequiv import groups
-        from polyequiv.compose.variety import evaluate_network
+        from polyequiv.compose.training import equivariance_residual
 
         rng = np.random.default_rng(seed)
         x = rng.uniform(-1.0, 1.0, size=(samples, self.spec.n))
         weights = self.embedding.cpu().numpy() @ self.theta().detach().cpu().numpy()
-        y = evaluate_network(self.spec, weights, x)
-        scale = max(float(np.abs(y).max()), 1e-300)
-        worst = 0.0
-        for sigma in groups.random_group_elements(self.spec.n, self.spec.group_generators, elements, rng):
-            moved = evaluate_network(self.spec, weights, x[:, list(sigma)])
-            expected = y[:, list(sigma)] if self.equivariant else y
-            worst = max(worst, float(np.abs(moved - expected).max()) / scale)
-        return worst
+        return equivariance_residual(self.spec, weights, x, rng, elements)
 
 
 def _builder(method: str) -> Any:
