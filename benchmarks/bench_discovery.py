@@ -139,7 +139,7 @@ def seed_set_sum(quick: bool) -> list[dict[str, Any]]:
 
 def polyequiv_set_sum(quick: bool) -> list[dict[str, Any]]:
     from polyequiv.training.config import RunConfig
-    from polyequiv.training.loop import train
+    from polyequiv.training.run import train
     from polyequiv_cli.discover_commands import load_weights
 
     rows = []
@@ -168,7 +168,7 @@ def _final_mae(results: dict[str, Any]) -> float | None:
 def graph_degree(quick: bool) -> list[dict[str, Any]]:
     """The seed's §3.3 experiment: node degrees of 10-node graphs, L1 loss, Adam 1e-3, 20 epochs."""
     from polyequiv.training.config import RunConfig
-    from polyequiv.training.loop import train
+    from polyequiv.training.run import train
     from polyequiv_cli.discover_commands import load_layout
 
     rows = []

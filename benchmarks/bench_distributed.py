@@ -33,8 +33,8 @@ from typing import Any
 from _report import emit_json
 
 from polyequiv.training import RunConfig, format_table
-from polyequiv.training.loop import train
 from polyequiv.training.results import metric_by_cardinality
+from polyequiv.training.run import train
 
 
 def measure(task: str, model: str, train_size: int, batch_size: int, epochs: int, nprocs: Sequence[int],

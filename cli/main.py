@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from polyequiv import __version__
+from polyequiv_cli.check_commands import check_command
 from polyequiv_cli.compose_commands import compose_command
 from polyequiv_cli.discover_commands import discover_command
 from polyequiv_cli.engine_commands import count_command, derive_command, verify_command
@@ -31,6 +32,7 @@ for command in (
     plot_command,
     compose_command,
     discover_command,
+    check_command,
 ):
     cli.add_command(command)
 

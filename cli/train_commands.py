@@ -37,15 +37,19 @@ def _library_errors() -> tuple[type[Exception], ...]:
     from polyequiv.models import ModelError
     from polyequiv.training.checkpoint import CheckpointError
     from polyequiv.training.config import ConfigError
-    from polyequiv.training.loop import RunFolderError
+    from polyequiv.training.folder import RunFolderError
 
     return TaskError, ResultsError, ModelError, ConfigError, CheckpointError, RunFolderError
 
 
 def training_errors(function: Callable) -> Callable:
-    """Library errors (bad sizes, config mismatch, occupied run folder) as one-line usage errors, exit 2.
+    """Library errors (bad sizes, config mismatch, occupied run folder, damaged run files) as one-line
+    usage errors, exit 2.
 
-    A folder locked by another process is refused with one line naming that process (exit 2).
+    A folder locked by another process is refused with one line naming that process (exit 2).  A run
+    stopped by SIGTERM / Ctrl-C after writing its checkpoint says where, with exit status 128 + the
+    signal's number (143, 130); a failed worker, ranks that disagree, or a checkpoint that could not
+    be written (a full disk) exit 1 with one line.
     """
 
     @functools.wraps(function)
@@ -62,10 +66,23 @@ def training_errors(function: Callable) -> Callable:
             raise
         except RuntimeError as error:
             from polyequiv.training.distributed import WorkerError
+            from polyequiv.training.stopping import InterruptedRunError
+            from polyequiv.training.world import RankStateError
 
-            if isinstance(error, WorkerError):
+            if isinstance(error, InterruptedRunError):
+                _quiet_unless_main_rank(error.exit_code)
+                click.echo(f"Error: {error}", err=True)
+                sys.exit(error.exit_code)
+            if isinstance(error, WorkerError | RankStateError):
                 _quiet_unless_main_rank(1)
                 raise click.ClickException(str(error)) from None
+            raise
+        except OSError as error:
+            from polyequiv.training.loop import RunFileWriteError
+
+            if isinstance(error, RunFileWriteError):
+                _quiet_unless_main_rank(1)
+                raise click.ClickException(error.strerror or str(error)) from None
             raise
 
     return wrapper
@@ -218,7 +235,7 @@ def train_command(task: str, model: str, out: Path, resume: bool, overwrite: boo
     Several processes: --nproc 2, or torchrun --nproc-per-node 2 $(which polyequiv) train ...
     """
     from polyequiv.training.config import RunConfig
-    from polyequiv.training.loop import train
+    from polyequiv.training.run import train
 
     if resume and overwrite:
         raise click.BadParameter("give --resume (continue the run) or --overwrite (replace it), not both",

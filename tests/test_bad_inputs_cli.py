@@ -119,6 +119,14 @@ FILE_CASES = [
     (["plot", "{tmp}/empty-run", "-o", "{tmp}/p.xyz"], "cannot draw a .xyz image"),
     (["plot", "{tmp}/empty-run", "-o", "{tmp}/file.txt/p.png"], "file.txt is not a folder"),
     (["plot", "{tmp}/empty-run", "-o", "{tmp}/folder"], "is a directory"),
+    (["check"], "Missing argument 'PATHS...'"),
+    (["check", "{tmp}/absent"], "does not exist"),
+    (["check", "{tmp}/folder"], "holds no checkpoint or results.json"),
+    (["check", "{tmp}/garbage-run"], "cannot read"),
+    (["check", "{tmp}/broken-run"], "the file is empty"),
+    (["check", "{tmp}/flipped-run"], "is damaged: the SHA-256 of its payload does not match"),
+    (["check", "{tmp}/truncated-run/checkpoint.pt"], "is truncated or padded"),
+    (["check", "{tmp}/file.txt"], "is not valid JSON"),
 ]
 
 TRAIN_CASES = [
@@ -179,6 +187,8 @@ TRAIN_CASES = [
     ([*TRAIN, "--out", "{tmp}/file.txt"], "is a file"),
     ([*TRAIN, "--out", "{tmp}/file.txt/r"], "Not a directory"),
     ([*TRAIN, "--out", "{tmp}/broken-run", "--resume"], "cannot read checkpoint"),
+    ([*TRAIN, "--out", "{tmp}/flipped-run", "--resume"], "flipped-run/checkpoint.pt is damaged"),
+    ([*TRAIN, "--out", "{tmp}/truncated-run", "--resume"], "its payload holds 3 bytes, its header says 10"),
     (["train", "--task", "center", "--model", "lstm", *TINY, "--out", "{tmp}/r"], "no per-element output"),
     (["compare"], "Missing option '--task'. Choose from"),
     (["compare", "--task", "nope"], "'nope' is not one of"),
@@ -269,6 +279,10 @@ def tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
         stream.truncate(100_000_000)  # sparse: no disk used, but too big for any results.json
     (root / "broken-run").mkdir()
     (root / "broken-run" / "checkpoint.pt").write_bytes(b"")
+    for name, header in (("flipped-run", "sha256=" + "0" * 64 + " bytes=3"),
+                         ("truncated-run", "sha256=" + "0" * 64 + " bytes=10")):
+        (root / name).mkdir()
+        (root / name / "checkpoint.pt").write_bytes(f"polyequiv-checkpoint 2 {header}\n".encode() + b"abc")
     return root
 
 

@@ -22,8 +22,9 @@ from click.testing import CliRunner
 from polyequiv.training.config import ConfigError, RunConfig
 from polyequiv.training.distributed import WorkerError
 from polyequiv.training.evaluation import to_tensors
-from polyequiv.training.loop import _shard_loss, build, loss_value, train
+from polyequiv.training.loop import _shard_loss, build, loss_value
 from polyequiv.training.results import numbers_only, read_results
+from polyequiv.training.run import train
 from polyequiv.training.sampling import GlobalBatchSampler, batch_order, shard_bounds
 from polyequiv.training.world import (
     FAULT_ENV,

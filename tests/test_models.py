@@ -16,7 +16,7 @@ from polyequiv.models import (
 from polyequiv.nn import project
 from polyequiv.tasks import make_task
 from polyequiv.training.config import RunConfig
-from polyequiv.training.loop import train
+from polyequiv.training.run import train
 
 DIGITS = ModelContext("digits", equivariant=False, max_cardinality=30)
 REALS = ModelContext("reals", equivariant=False, max_cardinality=30)

@@ -21,7 +21,7 @@ from polyequiv.compose.network import NetworkSpec
 from polyequiv.compose.variety import VarietyProblem, evaluate_network
 from polyequiv.models import ModelContext, ModelError, build_model, count_parameters
 from polyequiv.training.config import ConfigError, RunConfig
-from polyequiv.training.loop import train
+from polyequiv.training.run import train
 from polyequiv_cli.main import cli
 
 INVARIANT = ModelContext("reals", equivariant=False, max_cardinality=3)

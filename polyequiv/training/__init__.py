@@ -10,11 +10,15 @@
 module            job
 ================  ==================================================================
 ``config``        :class:`RunConfig`: what decides a run's numbers
-``loop``          :func:`train`: one run, a checkpoint per epoch, ``results.json``
+``run``           :func:`train`: the launcher (one process or several), around one loop
+``loop``          one process's part of a run: batches, Adam, checkpoints, evaluation
+``folder``        the run folder: its files; opening it to start, replace, resume or extend
+``stopping``      SIGTERM / Ctrl-C: a checkpoint after the current step, then a clear exit
 ``sampling``      the batch order, and its shards over processes (:class:`GlobalBatchSampler`)
 ``world``         rank, world size and the few collectives a data-parallel run uses
 ``distributed``   ``train(..., nproc=N)`` and ``torchrun``: workers, process group, failures
-``checkpoint``    atomic checkpoints
+``checkpoint``    checkpoints with a digest, the last two kept
+``run_record``    what ``results.json`` records of a finished run
 ``evaluation``    per-cardinality accuracy / MAE, permutation and padding diagnostics
 ``results``       ``results.json`` schema, reading, aligned and Markdown tables
 ``comparison``    several models, one task, one seed
@@ -32,8 +36,9 @@ from typing import Any
 _EXPORTS = {
     "RunConfig": "config",
     "ConfigError": "config",
-    "train": "loop",
-    "RunFolderError": "loop",
+    "train": "run",
+    "RunFolderError": "folder",
+    "InterruptedRunError": "stopping",
     "evaluate": "evaluation",
     "compare": "comparison",
     "read_results": "results",

@@ -15,10 +15,11 @@ from typing import Any, cast
 from polyequiv.locking import hold_lock
 from polyequiv.models import ModelContext, ModelError, build_model, get_model_definition, model_names
 from polyequiv.tasks import get_definition
-from polyequiv.training.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from polyequiv.training.checkpoint import checkpoint_files
 from polyequiv.training.config import ConfigError, RunConfig
-from polyequiv.training.loop import train
+from polyequiv.training.folder import peek_checkpoint, resume_conflict
 from polyequiv.training.results import RESULTS_NAME, ResultsError, read_results
+from polyequiv.training.run import train
 
 
 def supported_models(task: str, models: Sequence[str] | None = None) -> tuple[list[str], dict[str, str]]:
@@ -77,19 +78,19 @@ def _compare_in_locked_folder(configs: Sequence[RunConfig], out: Path, *, overwr
         if not overwrite and (folder / RESULTS_NAME).is_file():
             try:
                 finished = read_results(folder)
-            except ResultsError:
+            except ResultsError as error:
+                say(f"{config.model}: not reusing {folder}: {error}")
                 finished = None
             if finished is not None and RunConfig.from_dict(finished["config"]) == config:
                 say(f"{config.model}: reusing the finished run in {folder}")
                 results.append(finished)
                 continue
         resume = False
-        if not overwrite and (folder / CHECKPOINT_NAME).is_file():
-            saved = RunConfig.from_dict(load_checkpoint(folder / CHECKPOINT_NAME)["config"])
-            if saved != config:
-                raise ConfigError(f"{folder} holds a run of another config ("
-                                  + "; ".join(saved.differences(config))
-                                  + "); use another --out or --overwrite")
+        if not overwrite and checkpoint_files(folder):
+            conflict = resume_conflict(RunConfig.from_dict(peek_checkpoint(folder)["config"]), config)
+            if conflict is not None:
+                raise ConfigError(f"{folder} holds a run that cannot be resumed: {conflict}; "
+                                  "use another --out or --overwrite")
             resume = True
         elif not overwrite and (folder / RESULTS_NAME).is_file():
             raise ConfigError(f"{folder} holds results of another config; use another --out or --overwrite")

@@ -53,10 +53,18 @@ import torch.multiprocessing as mp
 from tqdm import tqdm
 
 from polyequiv.locking import hold_lock
-from polyequiv.training.checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint
+from polyequiv.training.checkpoint import (
+    CHECKPOINT_NAME,
+    PREVIOUS_NAME,
+    CheckpointError,
+    LoadedCheckpoint,
+    load_checkpoint,
+)
 from polyequiv.training.config import ConfigError, RunConfig
-from polyequiv.training.loop import open_run_folder, train_process
+from polyequiv.training.folder import open_run_folder
+from polyequiv.training.loop import train_process
 from polyequiv.training.results import read_results
+from polyequiv.training.stopping import InterruptedRunError, StopFlag, stop_on_signals
 from polyequiv.training.world import World, backend_for, rank_device
 
 #: Seconds a collective (or the start-up rendezvous) may wait for the other processes.
@@ -108,7 +116,7 @@ def train_distributed(config: RunConfig, out: str | Path, *, nproc: int, world: 
                       stop_after_epochs: int | None) -> dict[str, Any] | None:
     """Launch ``nproc`` workers (``world is None``), or be one rank of ``world`` (under ``torchrun``).
 
-    See :func:`polyequiv.training.loop.train` for the parameters.  Returns the results on the
+    See :func:`polyequiv.training.run.train` for the parameters.  Returns the results on the
     launcher and on rank 0, ``None`` on other ranks or when stopped early.
     """
     if isinstance(nproc, bool) or not isinstance(nproc, int) or nproc < 1:
@@ -132,42 +140,62 @@ def _launch(config: RunConfig, folder: Path, nproc: int, *, resume: bool, overwr
     timeout_s = timeout_seconds()
     job = _Job(config, folder, resume, overwrite, threads, device, progress, _picklable(echo),
                stop_after_epochs, torch.get_default_dtype(), timeout_s, dict(os.environ))
-    with hold_lock(folder):
+    with hold_lock(folder), stop_on_signals() as stop:
         open_run_folder(config, folder, resume=resume, overwrite=overwrite, dry_run=True)
         store = dist.TCPStore(LOCALHOST, 0, None, True, datetime.timedelta(seconds=timeout_s),
                               wait_for_workers=False)
         context = mp.start_processes(_spawned_worker, args=(store.port, nproc, job), nprocs=nproc, join=False,
                                      start_method=_start_method())
+        stop.forwards.append(lambda number: _signal_workers(context.processes))
         try:
-            with _quiet_logger("torch.multiprocessing.spawn"):  # its "Terminating process …" lines
-                while not context.join():
-                    pass
-        except mp.ProcessExitedException as error:
-            raise WorkerError(_stopped(config, folder, _exit_cause(error.error_index, error.exit_code))
-                              ) from None
-        except mp.ProcessRaisedException as error:
-            # a rank that died (rather than raised) is the cause; the raise is then usually a
-            # peer's "connection closed" seen by a rank waiting in a collective
-            died = [(rank, process.exitcode) for rank, process in enumerate(context.processes)
-                    if process.exitcode not in (None, 0, 1, -signal.SIGTERM)]
-            if died:
-                raise WorkerError(_stopped(config, folder, _exit_cause(*died[0]))) from None
-            lines = [line for line in str(error).splitlines() if line.strip()]
-            raise WorkerError(_stopped(config, folder, f"rank {error.error_index} raised "
-                                       + (lines[-1].strip() if lines else "an error"))) from None
+            _watch(context, config, folder)
         finally:
             for process in context.processes:
                 if process.is_alive():
                     process.terminate()
                 process.join()
             del store
+    if stop.requested:
+        raise InterruptedRunError(_interrupted(config, folder, stop), stop.signal_number)
     if stop_after_epochs is not None and _epochs_done(folder) < config.epochs:
         return None
     return read_results(folder)
 
 
+def _watch(context: Any, config: RunConfig, folder: Path) -> None:
+    """Wait for the workers; the first failure becomes a :class:`WorkerError` naming its rank."""
+    try:
+        with _quiet_logger("torch.multiprocessing.spawn"):  # its "Terminating process …" lines
+            while not context.join():
+                pass
+    except mp.ProcessExitedException as error:
+        raise WorkerError(_stopped(config, folder, _exit_cause(error.error_index, error.exit_code))) from None
+    except mp.ProcessRaisedException as error:
+        # a rank that died (rather than raised) is the cause; the raise is then usually a
+        # peer's "connection closed" seen by a rank waiting in a collective
+        died = [(rank, process.exitcode) for rank, process in enumerate(context.processes)
+                if process.exitcode not in (None, 0, 1, -signal.SIGTERM)]
+        if died:
+            raise WorkerError(_stopped(config, folder, _exit_cause(*died[0]))) from None
+        lines = [line for line in str(error).splitlines() if line.strip()]
+        raise WorkerError(_stopped(config, folder, f"rank {error.error_index} raised "
+                                   + (lines[-1].strip() if lines else "an error"))) from None
+
+
+def _signal_workers(processes: list[Any]) -> None:
+    """Pass a stop request on to every live worker (each stops after the step the ranks agree on)."""
+    for process in processes:
+        if process.is_alive() and process.pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGTERM)
+
+
 def _spawned_worker(rank: int, port: int, size: int, job: _Job) -> None:
-    """One spawned rank: join the process group through the launcher's store, train, leave."""
+    """One spawned rank: join the process group through the launcher's store, train, leave.
+
+    A stop request (SIGTERM from the launcher) ends the worker normally once the checkpoint is
+    written; the launcher then reports it.
+    """
     os.environ.clear()  # a fork server's child starts with the server's environment: use the launcher's
     os.environ.update(job.environment)
     torch.set_default_dtype(job.default_dtype)
@@ -182,11 +210,14 @@ def _spawned_worker(rank: int, port: int, size: int, job: _Job) -> None:
     store = dist.TCPStore(LOCALHOST, port, None, False, timeout)
     dist.init_process_group(backend_for(device), store=store, rank=rank, world_size=size, timeout=timeout)
     try:
-        saved = _broadcast_opened(job.config, job.folder, world, lock=None, resume=job.resume,
-                                  overwrite=job.overwrite)
-        train_process(job.config, job.folder, saved, world, threads=job.threads, device=device,
-                      progress=job.progress, echo=job.echo if rank == 0 else None,
-                      stop_after_epochs=job.stop_after_epochs)
+        with stop_on_signals() as stop:
+            saved = _broadcast_opened(job.config, job.folder, world, lock=None, resume=job.resume,
+                                      overwrite=job.overwrite)
+            train_process(job.config, job.folder, saved, world, threads=job.threads, device=device,
+                          progress=job.progress, echo=job.echo if rank == 0 else None,
+                          stop_after_epochs=job.stop_after_epochs, stop=stop)
+    except InterruptedRunError:
+        pass
     finally:
         dist.destroy_process_group()
 
@@ -208,23 +239,23 @@ def _train_as_rank(config: RunConfig, folder: Path, world: World, *, resume: boo
         dist.init_process_group(backend_for(device), init_method="env://", rank=world.rank,
                                 world_size=world.size, timeout=datetime.timedelta(seconds=timeout_seconds()))
     try:
-        with contextlib.ExitStack() as lock:
+        with contextlib.ExitStack() as lock, stop_on_signals() as stop:
             saved = _broadcast_opened(config, folder, world, lock=lock, resume=resume, overwrite=overwrite)
             return train_process(config, folder, saved, world, threads=threads, device=device,
                                  progress=progress, echo=echo if world.is_main else None,
-                                 stop_after_epochs=stop_after_epochs)
+                                 stop_after_epochs=stop_after_epochs, stop=stop)
     finally:
         if owned:
             dist.destroy_process_group()
 
 
 def _broadcast_opened(config: RunConfig, folder: Path, world: World, *, lock: contextlib.ExitStack | None,
-                      resume: bool, overwrite: bool) -> dict[str, Any] | None:
+                      resume: bool, overwrite: bool) -> LoadedCheckpoint | None:
     """Rank 0 (locks, when ``lock`` is given, and) opens the run folder; every rank gets its checkpoint.
 
-    An error on rank 0 (occupied folder, config mismatch, …) is raised on every rank.
+    An error on rank 0 (occupied folder, config mismatch, damaged checkpoint, …) is raised on every rank.
     """
-    opened: tuple[dict[str, Any] | None, ValueError | None] = (None, None)
+    opened: tuple[LoadedCheckpoint | None, ValueError | None] = (None, None)
     if world.is_main:
         try:
             if lock is not None:
@@ -296,11 +327,29 @@ def _exit_cause(rank: int, exit_code: int) -> str:
     return f"rank {rank} exited with code {exit_code}"
 
 
+def _progress(folder: Path) -> tuple[int, int]:
+    """(epochs, steps into the next epoch) of the newest good checkpoint in ``folder``; (0, 0) if none."""
+    for name in (CHECKPOINT_NAME, PREVIOUS_NAME):
+        try:
+            state = load_checkpoint(folder / name)
+        except CheckpointError:
+            continue
+        return int(state["epoch"]), int(state.get("step", 0))
+    return 0, 0
+
+
 def _epochs_done(folder: Path) -> int:
-    try:
-        return int(load_checkpoint(folder / CHECKPOINT_NAME)["epoch"])
-    except CheckpointError:
-        return 0
+    return _progress(folder)[0]
+
+
+def _interrupted(config: RunConfig, folder: Path, stop: StopFlag) -> str:
+    epoch, step = _progress(folder)
+    if not epoch and not step:
+        return f"stopped by {stop.signal_name} before the first checkpoint; nothing to resume in {folder}"
+    where = (f"in epoch {epoch + 1}/{config.epochs} after step {step}" if step
+             else f"after epoch {epoch}/{config.epochs}")
+    return (f"stopped by {stop.signal_name} {where}; checkpoint in {folder / CHECKPOINT_NAME}: continue with "
+            "--resume (with any --nproc)")
 
 
 def _stopped(config: RunConfig, folder: Path, what: str) -> str:

@@ -1,61 +1,49 @@
-"""Training one run: data, model, Adam, a checkpoint after every epoch, evaluation, ``results.json``.
+"""One process's part of a run: data, model, Adam, a checkpoint after every epoch, evaluation, results.
 
-A run folder holds ``checkpoint.pt`` (after every epoch, atomic), ``train.log``
-(one line per epoch) and, when finished, ``results.json``.  One process at a time
-trains in a folder: :func:`train` holds its lock (:mod:`polyequiv.locking`) throughout.
+:func:`train_process` trains the run in an opened, locked run folder
+(:mod:`polyequiv.training.folder`), from its checkpoint or from scratch.  The launcher
+(:func:`polyequiv.training.run.train`) calls it once, or each worker of a distributed run
+(:mod:`polyequiv.training.distributed`) calls it once: one loop, one way in.
 
-Several processes: ``train(..., nproc=N)`` (``polyequiv train --nproc N``), or the same
-call in every process ``torchrun`` starts, trains data-parallel
-(:mod:`polyequiv.training.distributed`).  Each step's global batch is cut into one
-shard per process (:mod:`polyequiv.training.sampling`), so the loss curve is the
-single-process one up to float rounding, and a checkpoint resumes on any process count.
+Reproducibility: the data come from :func:`polyequiv.tasks.make_task` with the run's seed; the
+initial weights from ``torch.manual_seed(seed)``; the batch order of epoch ``e`` from
+:func:`batch_order` ``(seed, e)``.  So the same config gives the same numbers, and a run resumed
+from its checkpoint (after an epoch, or after the step a signal stopped it at) reaches the same
+final weights as one that was never interrupted (on the same device, thread and process count).
 
-Reproducibility: the data come from :func:`polyequiv.tasks.make_task` with the
-run's seed; the initial weights from ``torch.manual_seed(seed)``; the batch order
-of epoch ``e`` from :func:`batch_order` ``(seed, e)``.  So the same config gives the
-same numbers, and a run resumed from its checkpoint reaches the same final
-weights as one that was never interrupted (on the same device, thread and process count).
-
-Threads: the models here are small, and torch's intra-op threads then cost more
-than they give (on a 2-core machine, 2 threads made small models up to 100×
-slower, nearly all in system time).  The default is 1 thread.
+Threads: the models here are small, and torch's intra-op threads then cost more than they give
+(on a 2-core machine, 2 threads made small models up to 100× slower, nearly all in system time).
+The default is 1 thread.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-import platform
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor
 from tqdm import tqdm
 
-import polyequiv
-from polyequiv.locking import hold_lock
-from polyequiv.models import ModelContext, SetModel, build_model, count_parameters, get_model_definition
+from polyequiv.models import ModelContext, SetModel, build_model, count_parameters
 from polyequiv.tasks import SetTask, make_task
-from polyequiv.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from polyequiv.training.checkpoint import CHECKPOINT_NAME, LoadedCheckpoint, save_checkpoint
 from polyequiv.training.config import ConfigError, RunConfig
 from polyequiv.training.evaluation import diagnostics, evaluate, to_tensors
-from polyequiv.training.results import RESULTS_NAME, SCHEMA, write_results
+from polyequiv.training.folder import LOG_NAME, extension_of
+from polyequiv.training.results import RESULTS_NAME, write_results
+from polyequiv.training.run_record import results_record
 from polyequiv.training.sampling import GlobalBatchSampler, batch_order, shard_bounds
-from polyequiv.training.world import World, inject_fault, world_from_environment
+from polyequiv.training.stopping import InterruptedRunError, StopFlag
+from polyequiv.training.world import World, check_same_state, inject_fault, inject_state_fault
 
-__all__ = ["LOG_NAME", "RunFolderError", "batch_order", "build", "loss_value", "open_run_folder", "train",
-           "train_process"]
-
-LOG_NAME = "train.log"
-
-
-class RunFolderError(ValueError):
-    """An output folder that already holds a run (and neither resume nor overwrite was asked)."""
+__all__ = ["batch_order", "build", "loss_value", "train_process"]
 
 
 def set_threads(threads: int) -> None:
@@ -94,13 +82,17 @@ def loss_count(targets: Tensor, mask: Tensor) -> Tensor:
     return torch.tensor(len(targets), device=targets.device)
 
 
-def make_scheduler(optimizer: torch.optim.Optimizer, schedule: str, total_steps: int
-                   ) -> torch.optim.lr_scheduler.LambdaLR:
+def schedule_factor(schedule: str, total_steps: int) -> Callable[[int], float]:
     """Per-step multiplier: 1 (``constant``) or ``(1 + cos(π t / T)) / 2`` (``cosine``, to 0 at the end)."""
     if schedule == "cosine":
-        return torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total_steps) / total_steps)))
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+        return lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total_steps) / total_steps))
+    return lambda step: 1.0
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, schedule: str, total_steps: int
+                   ) -> torch.optim.lr_scheduler.LambdaLR:
+    """A ``LambdaLR`` with :func:`schedule_factor` over ``total_steps`` optimiser steps."""
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, schedule_factor(schedule, total_steps))
 
 
 def build(config: RunConfig, device: str = "cpu") -> tuple[SetTask, SetModel]:
@@ -111,227 +103,261 @@ def build(config: RunConfig, device: str = "cpu") -> tuple[SetTask, SetModel]:
     return task, model.to(device)
 
 
-def train(
-    config: RunConfig,
-    out: str | Path,
-    *,
-    resume: bool = False,
-    overwrite: bool = False,
-    threads: int = 1,
-    device: str = "cpu",
-    progress: bool = False,
-    echo: Callable[[str], None] | None = None,
-    stop_after_epochs: int | None = None,
-    nproc: int = 1,
-) -> dict[str, Any] | None:
-    """Train ``config`` into the folder ``out`` and return the results (also written to ``results.json``).
+@dataclass
+class RunState:
+    """What a checkpoint records besides the torch states: progress, histories, seconds.
 
-    Parameters
-    ----------
-    config : RunConfig
-        What to train.
-    out : path
-        Run folder; created if missing.
-    resume : bool
-        Continue from ``out/checkpoint.pt``; its config must equal ``config`` (the process
-        count that wrote it does not matter).
-    overwrite : bool
-        Discard a run already in ``out`` (its checkpoint, log and results).
-    threads, device : int, str
-        Torch threads (per process) and device; they do not enter the config.
-    progress : bool
-        Show a tqdm progress bar per epoch on stderr.
-    echo : callable, optional
-        Receives each log line (the CLI passes ``click.echo``).  With ``nproc > 1`` it runs in
-        rank 0's process, so it must be picklable (a module-level function); otherwise rank 0
-        prints the lines to stderr.
-    stop_after_epochs : int, optional
-        Stop after this many epochs *in this call*, leaving the checkpoint and no
-        results (to time-box a session, and to test resuming).  Returns ``None`` then.
-    nproc : int
-        Train data-parallel in this many processes (spawned here; see
-        :mod:`polyequiv.training.distributed`).  Under ``torchrun`` leave it at 1: the world
-        then comes from ``RANK``/``WORLD_SIZE``, and ranks other than 0 return ``None``.
-
-    Raises
-    ------
-    RunFolderError
-        When ``out`` already holds a run and neither ``resume`` nor ``overwrite`` is set.
-    ConfigError
-        When resuming a checkpoint whose config differs from ``config``.
-    CheckpointError
-        When ``resume`` is set and there is no readable checkpoint.
-    LockedError
-        When another process is training in ``out`` (the message names it).
-    WorkerError
-        When a process of a distributed run fails (the message names it and the checkpoint kept).
+    ``step`` counts the optimiser steps done in epoch ``epoch`` (0 at an epoch boundary; more only
+    in a checkpoint written when a signal stopped the run), with that epoch's partial sums.
     """
-    set_threads(threads)  # checks threads before anything is touched
-    try:
-        world = world_from_environment()
-    except ValueError as error:
-        raise ConfigError(str(error)) from None
-    if nproc != 1 or (world is not None and world.size > 1):
-        from polyequiv.training.distributed import train_distributed
 
-        return train_distributed(config, out, nproc=nproc, world=world, resume=resume, overwrite=overwrite,
-                                 threads=threads, device=device, progress=progress, echo=echo,
-                                 stop_after_epochs=stop_after_epochs)
-    with hold_lock(out):
-        saved = open_run_folder(config, Path(out), resume=resume, overwrite=overwrite)
-        return train_process(config, Path(out), saved, World(), threads=threads, device=device,
-                             progress=progress, echo=echo, stop_after_epochs=stop_after_epochs)
+    epoch: int = 0
+    loss_history: list[float] = field(default_factory=list)
+    penalty_history: list[float] = field(default_factory=list)
+    valid_history: list[float] = field(default_factory=list)
+    train_seconds: float = 0.0
+    sessions: int = 0
+    step: int = 0
+    epoch_loss: float = 0.0
+    epoch_penalty: float = 0.0
+    extensions: list[dict[str, int]] = field(default_factory=list)
 
+    @classmethod
+    def from_checkpoint(cls, saved: dict[str, Any]) -> RunState:
+        return cls(**{name: saved[name] for name in cls.__dataclass_fields__ if name in saved})
 
-def open_run_folder(config: RunConfig, folder: Path, *, resume: bool, overwrite: bool,
-                    dry_run: bool = False) -> dict[str, Any] | None:
-    """Check ``folder`` for a run of ``config``; return its checkpoint when resuming (else ``None``).
-
-    Unless ``dry_run``, creates the folder and, with ``overwrite`` (and not ``resume``), deletes the
-    run in it.  Raises :class:`RunFolderError`, :class:`ConfigError` or ``CheckpointError``.
-    """
-    checkpoint_path = folder / CHECKPOINT_NAME
-    existing = [p for p in (checkpoint_path, folder / RESULTS_NAME) if p.exists()]
-    if existing and not (resume or overwrite):
-        raise RunFolderError(f"{folder} already holds a run ({existing[0].name}); "
-                             "resume it with --resume or replace it with --overwrite")
-    if not dry_run and overwrite and not resume:
-        for name in (CHECKPOINT_NAME, RESULTS_NAME, LOG_NAME):
-            (folder / name).unlink(missing_ok=True)
-    if not dry_run:
-        folder.mkdir(parents=True, exist_ok=True)
-    if not resume:
-        return None
-    saved = load_checkpoint(checkpoint_path)
-    saved_config = RunConfig.from_dict(saved["config"])
-    if saved_config != config:
-        raise ConfigError(f"{checkpoint_path} was written by another config ("
-                          + "; ".join(saved_config.differences(config)) + ")")
-    return saved
+    def to_checkpoint(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
-def train_process(config: RunConfig, folder: Path, saved: dict[str, Any] | None, world: World, *,
+class Trainer:
+    """The torch side of one process's run: model, optimiser, schedule, batches, and their checkpoint."""
+
+    def __init__(self, config: RunConfig, folder: Path, world: World, device: str) -> None:
+        self.config, self.folder, self.world, self.device = config, folder, world, device
+        self.task, self.model = build(config, device)
+        self.values, self.mask, self.targets = to_tensors(self.task.train, device)
+        self.valid = to_tensors(self.task.valid, device) if self.task.valid is not None else None
+        self.sampler = GlobalBatchSampler(len(self.task.train), config.batch_size, seed=config.seed,
+                                          num_replicas=world.size, rank=world.rank)
+        self.batches = len(self.sampler)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
+        self.scheduler = make_scheduler(self.optimizer, config.schedule, config.epochs * self.batches)
+        self.state = RunState()
+        self.network: torch.nn.Module = self.model
+
+    def restore(self, loaded: LoadedCheckpoint) -> list[str]:
+        """Load the checkpoint's states; the lines to log (fallbacks, extension)."""
+        saved = loaded.state
+        self.model.load_state_dict(saved["model"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.scheduler.load_state_dict(saved["scheduler"])
+        torch.set_rng_state(saved["torch_rng"])
+        self.state = RunState.from_checkpoint(saved)
+        lines = list(loaded.notes)
+        extension = extension_of(saved, self.config)
+        if extension is not None:
+            self.state.extensions.append(extension)
+            self._redefine_schedule()
+            lines.append(f"extending the run from {extension['from_epochs']} to {extension['to_epochs']} "
+                         "epochs"
+                         + (" (the cosine schedule now runs over the new total)"
+                            if self.config.schedule == "cosine" else ""))
+        within = f", step {self.state.step}/{self.batches}" if self.state.step else ""
+        lines.append(f"resuming {self.folder} after epoch {self.state.epoch}/{self.config.epochs}{within}")
+        return lines
+
+    def _redefine_schedule(self) -> None:
+        """Set the learning rate of the next step from the schedule over the (new) total steps."""
+        factor = schedule_factor(self.config.schedule, self.config.epochs * self.batches)
+        for group, base in zip(self.optimizer.param_groups, self.scheduler.base_lrs, strict=True):
+            group["lr"] = base * factor(self.scheduler.last_epoch)
+
+    def wrap(self) -> None:
+        """Check the ranks hold one state, then wrap the model in DDP (several processes)."""
+        if self.world.size == 1:
+            return
+        inject_state_fault(self.world, self.model, self.state.epoch)
+        check_same_state(self.world, self.model, self.optimizer, f"after epoch {self.state.epoch}")
+        from torch.nn.parallel import DistributedDataParallel
+
+        on_gpu = torch.device(self.device).type == "cuda"
+        self.network = DistributedDataParallel(self.model, device_ids=[torch.device(self.device)] if on_gpu
+                                               else None, **_no_buffer_sync())
+
+    def checkpoint(self) -> None:
+        """Rank 0 writes the state (latest and previous kept); every rank waits for it."""
+        if self.world.is_main:
+            path = self.folder / CHECKPOINT_NAME
+            try:
+                save_checkpoint(path, {
+                    "config": self.config.to_dict(), **self.state.to_checkpoint(),
+                    "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                    "scheduler": self.scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
+                })
+            except OSError as error:
+                raise RunFileWriteError(path, error) from None
+        self.world.barrier()
+
+    def step(self, whole: slice, mine: slice, order: Tensor) -> tuple[float, float]:
+        """One optimiser step on this rank's shard of a global batch: (batch loss part, penalty)."""
+        rows = order[mine]
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.world.size == 1:
+            loss = loss_value(self.config.loss, self.network(self.values[rows], self.mask[rows]),
+                              self.targets[rows], self.mask[rows])
+            objective = loss
+        else:
+            loss, objective = _shard_loss(self.network, self.config.loss, self.values, self.mask,
+                                          self.targets, order[whole], rows, self.world.size)
+        penalty = self.model.penalty()
+        if penalty is not None:
+            objective = objective + penalty
+        objective.backward()
+        self.model.before_step()
+        self.optimizer.step()
+        self.model.after_step()
+        self.scheduler.step()
+        return float(loss.detach()), 0.0 if penalty is None else float(penalty.detach())
+
+    def train_epoch(self, stop: StopFlag, progress: bool) -> None:
+        """Train the rest of epoch ``state.epoch`` (from ``state.step``); at a stop signal, checkpoint and
+        raise :class:`InterruptedRunError`; at the end, record the epoch (not yet checkpointed)."""
+        state, started = self.state, time.perf_counter()
+        self.sampler.set_epoch(state.epoch)
+        order = torch.from_numpy(self.sampler.order()).to(self.device)
+        self.model.train()
+        bar = tqdm(total=self.batches, initial=state.step,
+                   desc=f"epoch {state.epoch + 1}/{self.config.epochs}", leave=False,
+                   disable=not (progress and self.world.is_main), file=sys.stderr,
+                   dynamic_ncols=True)
+        with bar:
+            for step, (whole, mine) in enumerate(self.sampler.slices()):
+                if step < state.step:
+                    continue
+                loss, penalty = self.step(whole, mine, order)
+                state.epoch_loss, state.epoch_penalty = state.epoch_loss + loss, state.epoch_penalty + penalty
+                state.step = step + 1
+                bar.update()
+                if step % 50 == 0 and self.world.size == 1:
+                    bar.set_postfix(loss=f"{state.epoch_loss / state.step:.4g}")
+                if state.step < self.batches and self.stop_agreed(stop):
+                    state.train_seconds += time.perf_counter() - started
+                    self.checkpoint()
+                    raise InterruptedRunError(self.interrupted_message(stop), stop.signal_number)
+        self._end_epoch(started)
+
+    def stop_agreed(self, stop: StopFlag) -> bool:
+        if self.world.size == 1:
+            return stop.requested
+        return self.world.sum([float(stop.requested)])[0] > 0
+
+    def interrupted_message(self, stop: StopFlag) -> str:
+        name = stop.signal_name or "a signal on another rank"
+        where = (f"in epoch {self.state.epoch + 1}/{self.config.epochs} after step "
+                 f"{self.state.step}/{self.batches}" if self.state.step
+                 else f"after epoch {self.state.epoch}/{self.config.epochs}")
+        return (f"stopped by {name} {where}; checkpoint written to {self.folder / CHECKPOINT_NAME}: "
+                "continue with --resume")
+
+    def _end_epoch(self, started: float) -> None:
+        state = self.state
+        (total_loss,) = self.world.sum([state.epoch_loss])  # the shards' parts of each batch loss add up
+        state.loss_history.append(total_loss / self.batches)
+        state.penalty_history.append(state.epoch_penalty / self.batches)
+        if self.valid is not None:
+            loss = _split_loss(self.model, self.config.loss, *self.valid, world=self.world)
+            state.valid_history.append(loss)
+        state.epoch, state.step, state.epoch_loss, state.epoch_penalty = state.epoch + 1, 0, 0.0, 0.0
+        state.train_seconds += time.perf_counter() - started
+
+    def epoch_line(self, seconds: float) -> str:
+        state, config = self.state, self.config
+        return (f"epoch {state.epoch}/{config.epochs}  train {config.loss} {state.loss_history[-1]:.6g}"
+                + (f"  penalty {state.penalty_history[-1]:.3g}" if state.penalty_history[-1] else "")
+                + (f"  valid {config.loss} {state.valid_history[-1]:.6g}" if self.valid is not None else "")
+                + f"  lr {self.scheduler.get_last_lr()[0]:.3g}  {seconds:.1f} s")
+
+    def first_line(self, threads: int) -> str:
+        return (f"task {self.config.task} model {self.config.model} seed {self.config.seed}: "
+                f"{count_parameters(self.model):,} parameters, {len(self.task.train):,} training sets, "
+                f"{self.config.epochs} epochs of {self.batches} batches, threads {threads}, "
+                f"device {self.device}"
+                + (f", {self.world.size} processes" if self.world.size > 1 else ""))
+
+
+class RunFileWriteError(OSError):
+    """A run file could not be written (a full disk, …); the file there before, if any, is kept."""
+
+    def __init__(self, path: Path, error: OSError) -> None:
+        from polyequiv.fileio import describe_os_error
+
+        kept = "the file there before is kept" if path.exists() else "none was written before"
+        super().__init__(error.errno, f"cannot write {path}: {describe_os_error(error)}; {kept}")
+
+
+def train_process(config: RunConfig, folder: Path, saved: LoadedCheckpoint | None, world: World, *,
                   threads: int, device: str, progress: bool, echo: Callable[[str], None] | None,
-                  stop_after_epochs: int | None) -> dict[str, Any] | None:
+                  stop_after_epochs: int | None, stop: StopFlag | None = None) -> dict[str, Any] | None:
     """This process's part of a run in the (locked, opened) ``folder``, from ``saved`` or from scratch.
 
     With ``world.size > 1`` (an initialised process group) the model is wrapped in
     ``DistributedDataParallel``: rank ``r`` trains on its shard of each global batch with the loss
     ``N · Σ_shard errors / (terms in the global batch)``, so DDP's gradient average is the gradient
     of the global batch loss.  Only rank 0 writes, logs and evaluates; the others return ``None``.
+    ``stop`` is the flag of :func:`polyequiv.training.stopping.stop_on_signals` (none: never set).
     """
     set_threads(threads)
-    say = echo or (lambda line: None)
-    checkpoint_path, log_path = folder / CHECKPOINT_NAME, folder / LOG_NAME
-    task, model = build(config, device)
-    values, mask, targets = to_tensors(task.train, device)
-    valid = to_tensors(task.valid, device) if task.valid is not None else None
-    sampler = GlobalBatchSampler(len(task.train), config.batch_size, seed=config.seed,
-                                 num_replicas=world.size, rank=world.rank)
-    batches = len(sampler)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    scheduler = make_scheduler(optimizer, config.schedule, config.epochs * batches)
-    state: dict[str, Any] = {"epoch": 0, "loss_history": [], "penalty_history": [], "valid_history": [],
-                             "train_seconds": 0.0, "sessions": 0}
-
-    if saved is not None:
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        torch.set_rng_state(saved["torch_rng"])
-        state = {key: saved[key] for key in state}
-        say(f"resuming {folder} after epoch {state['epoch']}/{config.epochs}")
-    state["sessions"] += 1
-    network: torch.nn.Module = model
-    if world.size > 1:
-        from torch.nn.parallel import DistributedDataParallel
-
-        on_gpu = torch.device(device).type == "cuda"
-        network = DistributedDataParallel(model, device_ids=[torch.device(device)] if on_gpu else None,
-                                          **_no_buffer_sync())
-
+    trainer = Trainer(config, folder, world, device)
     with contextlib.ExitStack() as files:
-        log = files.enter_context(log_path.open("a", encoding="utf-8")) if world.is_main else None
+        log = files.enter_context((folder / LOG_NAME).open("a", encoding="utf-8")) if world.is_main else None
 
         def note(line: str) -> None:
             if log is not None:
-                log.write(line + "\n")
-                log.flush()
-                say(line)
+                try:
+                    log.write(line + "\n")
+                    log.flush()
+                except OSError as error:
+                    raise RunFileWriteError(folder / LOG_NAME, error) from None
+                (echo or (lambda text: None))(line)
 
-        if state["epoch"] == 0:
-            note(f"task {config.task} model {config.model} seed {config.seed}: "
-                 f"{count_parameters(model):,} parameters, {len(task.train):,} training sets, "
-                 f"{config.epochs} epochs of {batches} batches, threads {threads}, device {device}"
-                 + (f", {world.size} processes" if world.size > 1 else ""))
-        done_now = 0
-        while state["epoch"] < config.epochs and (stop_after_epochs is None or done_now < stop_after_epochs):
-            epoch = state["epoch"]
+        for line in trainer.restore(saved) if saved is not None else [trainer.first_line(threads)]:
+            note(line)
+        trainer.state.sessions += 1
+        trainer.wrap()
+        done_now, stop = 0, stop or StopFlag()
+        while trainer.state.epoch < config.epochs and (stop_after_epochs is None
+                                                        or done_now < stop_after_epochs):
             started = time.perf_counter()
-            sampler.set_epoch(epoch)
-            order = torch.from_numpy(sampler.order()).to(device)
-            model.train()
-            total_loss, total_penalty = 0.0, 0.0
-            bar = tqdm(sampler.slices(), total=batches, desc=f"epoch {epoch + 1}/{config.epochs}",
-                       leave=False, disable=not (progress and world.is_main), file=sys.stderr,
-                       dynamic_ncols=True)
-            for step, (whole, mine) in enumerate(bar):
-                rows = order[mine]
-                optimizer.zero_grad(set_to_none=True)
-                if world.size == 1:
-                    predictions = network(values[rows], mask[rows])
-                    loss = loss_value(config.loss, predictions, targets[rows], mask[rows])
-                    objective = loss
-                else:
-                    loss, objective = _shard_loss(network, config.loss, values, mask, targets, order[whole],
-                                                  rows, world.size)
-                penalty = model.penalty()
-                if penalty is not None:
-                    objective = objective + penalty
-                objective.backward()
-                model.before_step()
-                optimizer.step()
-                model.after_step()
-                scheduler.step()
-                total_loss += float(loss.detach())
-                total_penalty += 0.0 if penalty is None else float(penalty.detach())
-                if step % 50 == 0 and world.size == 1:
-                    bar.set_postfix(loss=f"{total_loss / (step + 1):.4g}")
-            bar.close()
-            (total_loss,) = world.sum([total_loss])  # the shards' parts of each batch loss add up
-            state["loss_history"].append(total_loss / batches)
-            state["penalty_history"].append(total_penalty / batches)
-            if valid is not None:
-                state["valid_history"].append(_split_loss(model, config.loss, *valid, world=world))
-            state["epoch"] = epoch + 1
-            state["train_seconds"] += time.perf_counter() - started
-            if world.is_main:
-                save_checkpoint(checkpoint_path, {
-                    "config": config.to_dict(), **state, "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                    "torch_rng": torch.get_rng_state(),
-                })
-            world.barrier()  # checkpoint e is on disk before any rank starts epoch e + 1
-            inject_fault(world, state["epoch"])
+            trainer.train_epoch(stop, progress)
+            if world.size > 1:
+                check_same_state(world, trainer.model, trainer.optimizer,
+                                 f"after epoch {trainer.state.epoch}")
+            trainer.checkpoint()  # checkpoint e is on disk before any rank starts epoch e + 1
+            inject_fault(world, trainer.state.epoch)
             done_now += 1
-            note(f"epoch {epoch + 1}/{config.epochs}  train {config.loss} {state['loss_history'][-1]:.6g}"
-                 + (f"  penalty {state['penalty_history'][-1]:.3g}" if total_penalty else "")
-                 + (f"  valid {config.loss} {state['valid_history'][-1]:.6g}" if valid is not None else "")
-                 + f"  lr {scheduler.get_last_lr()[0]:.3g}  {time.perf_counter() - started:.1f} s")
-        if state["epoch"] < config.epochs:
-            note(f"stopped after epoch {state['epoch']}/{config.epochs}; continue with --resume")
+            note(trainer.epoch_line(time.perf_counter() - started))
+            if trainer.state.epoch < config.epochs and trainer.stop_agreed(stop):
+                raise InterruptedRunError(trainer.interrupted_message(stop), stop.signal_number)
+        if trainer.state.epoch < config.epochs:
+            note(f"stopped after epoch {trainer.state.epoch}/{config.epochs}; continue with --resume")
             return None
-        if not world.is_main:
-            return None
+        return _finish(trainer, threads, note) if world.is_main else None
 
-        started = time.perf_counter()
-        per_cardinality = evaluate(model, task, device=device)
-        checks = diagnostics(model, task, seed=config.seed, device=device)
-        eval_seconds = time.perf_counter() - started
-        results = _results(config, task, model, state, per_cardinality, checks, eval_seconds, threads, device,
-                           world.size)
-        write_results(folder, results)
-        note(f"evaluated in {eval_seconds:.1f} s; results in {folder / RESULTS_NAME}")
+
+def _finish(trainer: Trainer, threads: int, note: Callable[[str], None]) -> dict[str, Any]:
+    """Evaluate (rank 0), write ``results.json`` and return what was written."""
+    started = time.perf_counter()
+    per_cardinality = evaluate(trainer.model, trainer.task, device=trainer.device)
+    checks = diagnostics(trainer.model, trainer.task, seed=trainer.config.seed, device=trainer.device)
+    seconds = time.perf_counter() - started
+    record = results_record(trainer.config, trainer.task, trainer.model, trainer.state, per_cardinality,
+                            checks, seconds, threads, trainer.device, trainer.world.size)
+    try:
+        results = write_results(trainer.folder, record)
+    except OSError as error:
+        raise RunFileWriteError(trainer.folder / RESULTS_NAME, error) from None
+    note(f"evaluated in {seconds:.1f} s; results in {trainer.folder / RESULTS_NAME}")
     return results
 
 
@@ -376,35 +402,3 @@ def _split_loss(model: SetModel, kind: str, values: Tensor, mask: Tensor, target
         return total / max(terms, 1.0)
     finally:
         model.train()
-
-
-def _results(config: RunConfig, task: SetTask, model: SetModel, state: dict[str, Any],
-             per_cardinality: list[dict[str, Any]], checks: dict[str, Any], eval_seconds: float,
-             threads: int, device: str, processes: int = 1) -> dict[str, Any]:
-    definition = get_model_definition(config.model)
-    return {
-        "schema": SCHEMA,
-        "config": config.to_dict(),
-        "task": task.to_dict(),
-        "model": {"name": config.model, "summary": definition.summary,
-                  "options": {**definition.options, **config.model_options},
-                  "parameters": count_parameters(model)},
-        "training": {
-            "epochs_completed": state["epoch"],
-            "final_train_loss": state["loss_history"][-1],
-            "final_penalty": state["penalty_history"][-1],
-            "final_valid_loss": state["valid_history"][-1] if state["valid_history"] else None,
-            "loss_history": state["loss_history"],
-            "valid_history": state["valid_history"],
-            "wall_time_s": round(state["train_seconds"], 3),
-            "threads": threads,
-            "device": device,
-            "processes": processes,
-            "sessions": state["sessions"],
-        },
-        "evaluation": {"wall_time_s": round(eval_seconds, 3), "per_cardinality": per_cardinality},
-        "diagnostics": checks,
-        "environment": {"python": platform.python_version(), "torch": torch.__version__,
-                        "numpy": np.__version__, "polyequiv": polyequiv.__version__},
-    }
-

@@ -1,9 +1,9 @@
 """`results.json`: what one run measured, and the aligned tables built from several.
 
-Schema ``polyequiv-results/1``::
+Schema ``polyequiv-results/2``::
 
     {
-      "schema": "polyequiv-results/1",
+      "schema": "polyequiv-results/2",
       "config":      RunConfig.to_dict() (task, model, seed, epochs, batch_size, lr, loss, schedule, …),
       "task":        {"name", "formula", "elements", "kind", "seed", "sizes"},
       "model":       {"name", "summary", "options", "parameters"},
@@ -13,8 +13,13 @@ Schema ``polyequiv-results/1``::
       "evaluation":  {"wall_time_s", "per_cardinality": [{"cardinality", "samples", "accuracy",
                                                          "mae", "relative_mae"}, ...]},
       "diagnostics": {"permutation_shift", "padding_shift", ["equivariance_residual", ...]},
-      "environment": {"python", "torch", "numpy", "polyequiv"}
+      "environment": {"python", "torch", "numpy", "polyequiv"},
+      "sha256":      SHA-256 of the canonical JSON of every other field
     }
+
+The digest makes a damaged or edited file a refusal (:class:`ResultsError`, one line naming the
+file) instead of a table with a wrong number in it.  Files of schema ``polyequiv-results/1``
+(written before the digest) are still read as they are.
 
 Everything outside ``wall_time_s``, ``threads``, ``device``, ``processes``, ``sessions`` and
 ``environment`` depends only on the config: same seed, same numbers (with another process
@@ -30,9 +35,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from polyequiv.fileio import atomic_write_text
+from polyequiv.fileio import atomic_write_text, canonical_digest
 
-SCHEMA = "polyequiv-results/1"
+SCHEMA = "polyequiv-results/2"
+#: Schemas read: the current one (with a digest) and the first (without).
+READABLE_SCHEMAS = ("polyequiv-results/1", SCHEMA)
 RESULTS_NAME = "results.json"
 REQUIRED = ("config", "task", "model", "training", "evaluation", "diagnostics", "environment")
 #: Bytes of the largest results.json read (a real one is a few kB).
@@ -45,9 +52,13 @@ class ResultsError(ValueError):
     """A run folder without a readable ``results.json`` of the known schema."""
 
 
-def write_results(folder: str | Path, results: dict[str, Any]) -> Path:
-    """Write ``results`` to ``folder/results.json`` atomically."""
-    return atomic_write_text(Path(folder) / RESULTS_NAME, json.dumps(results, indent=2) + "\n")
+def write_results(folder: str | Path, results: dict[str, Any]) -> dict[str, Any]:
+    """Write ``results`` (schema :data:`SCHEMA`) with its digest to ``folder/results.json`` atomically;
+    return what was written (``results`` with ``schema`` and ``sha256``)."""
+    content = {**results, "schema": SCHEMA}
+    content["sha256"] = canonical_digest(content)
+    atomic_write_text(Path(folder) / RESULTS_NAME, json.dumps(content, indent=2) + "\n")
+    return content
 
 
 def read_results(path: str | Path) -> dict[str, Any]:
@@ -67,8 +78,11 @@ def read_results(path: str | Path) -> dict[str, Any]:
         results = json.loads(text)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ResultsError(f"cannot read {file}: {error}") from None
-    if not isinstance(results, dict) or results.get("schema") != SCHEMA:
+    if not isinstance(results, dict) or results.get("schema") not in READABLE_SCHEMAS:
         raise ResultsError(f"{file} is not a {SCHEMA} file")
+    if results["schema"] == SCHEMA and results.get("sha256") != canonical_digest(results):
+        raise ResultsError(f"{file} is damaged: the SHA-256 of its content does not match its sha256 field "
+                           "(the file changed after it was written)")
     missing = [key for key in REQUIRED if key not in results]
     if missing:
         raise ResultsError(f"{file} lacks {', '.join(missing)}")
@@ -98,6 +112,7 @@ def numbers_only(results: dict[str, Any]) -> dict[str, Any]:
     """``results`` without the parts that vary between identical runs (times, threads, environment)."""
     data = json.loads(json.dumps(results))
     data.pop("environment", None)
+    data.pop("sha256", None)
     for key in ("wall_time_s", "threads", "device", "processes", "sessions"):
         data["training"].pop(key, None)
     data["evaluation"].pop("wall_time_s", None)

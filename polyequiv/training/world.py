@@ -11,10 +11,14 @@ Fault injection for tests: ``POLYEQUIV_FAULT_EXIT=RANK:EPOCH`` makes rank ``RANK
 leave with ``os._exit(FAULT_EXIT_CODE)`` right after the checkpoint of epoch
 ``EPOCH`` (1-based) is on disk, as a crashed worker would; ``RANK:EPOCH:SIGKILL``
 makes it send itself ``SIGKILL``, as ``kill -9`` or the out-of-memory killer would.
+``POLYEQUIV_FAULT_STATE=RANK:EPOCH`` makes rank ``RANK`` change one weight of its model when it
+starts training after epoch ``EPOCH`` (0: a fresh run), as a rank that read another checkpoint
+would: :func:`check_same_state` must refuse to go on.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 from dataclasses import dataclass
@@ -24,7 +28,12 @@ import torch
 import torch.distributed as dist
 
 FAULT_ENV = "POLYEQUIV_FAULT_EXIT"
+FAULT_STATE_ENV = "POLYEQUIV_FAULT_STATE"
 FAULT_EXIT_CODE = 17
+
+
+class RankStateError(RuntimeError):
+    """The ranks of a distributed run hold different model or optimiser states; the run stops."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +117,56 @@ def inject_fault(world: World, epochs_done: int, environ: dict[str, str] | None 
         os._exit(FAULT_EXIT_CODE)
     if wanted == here + ":SIGKILL":
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def state_digest(*modules: Any) -> str:
+    """SHA-256 of the tensors and numbers in the ``state_dict()`` of each of ``modules`` (in key order)."""
+    digest = hashlib.sha256()
+
+    def feed(value: Any) -> None:
+        if isinstance(value, torch.Tensor):
+            digest.update(value.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+        elif isinstance(value, dict):
+            for key in sorted(value, key=str):
+                digest.update(str(key).encode())
+                feed(value[key])
+        elif isinstance(value, list | tuple):
+            for item in value:
+                feed(item)
+        else:
+            digest.update(repr(value).encode())
+
+    for module in modules:
+        feed(module.state_dict())
+    return digest.hexdigest()
+
+
+def check_same_state(world: World, model: Any, optimizer: Any, when: str) -> None:
+    """Refuse to go on when a rank's model or optimiser state differs from rank 0's.
+
+    Each rank hashes its states (:func:`state_digest`); rank 0's digest is broadcast and the ranks
+    that differ are counted with one all-reduce, so every rank raises :class:`RankStateError` together.
+    """
+    if world.size == 1:
+        return
+    mine = state_digest(model, optimizer)
+    reference = world.broadcast(mine)
+    flags = [0.0] * world.size
+    flags[world.rank] = float(mine != reference)
+    ranks = [rank for rank, flag in enumerate(world.sum(flags)) if flag]
+    if ranks:
+        raise RankStateError(f"rank{'s' if len(ranks) > 1 else ''} {', '.join(map(str, ranks))} "
+                             f"hold{'' if len(ranks) > 1 else 's'} a model or optimiser state different from "
+                             f"rank 0's {when}; nothing was written from it")
+
+
+def inject_state_fault(world: World, model: Any, epochs_done: int, environ: dict[str, str] | None = None
+                       ) -> None:
+    """Change one weight of this rank's model when ``POLYEQUIV_FAULT_STATE`` names it (tests only)."""
+    wanted = (os.environ if environ is None else environ).get(FAULT_STATE_ENV, "")
+    if wanted == f"{world.rank}:{epochs_done}":
+        with torch.no_grad():
+            next(iter(model.parameters())).view(-1)[0] += 1.0
 
 
 def _collective_device() -> torch.device:
