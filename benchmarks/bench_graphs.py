@@ -39,7 +39,7 @@ def runs_of(task: str, out: Path, quick: bool, split: str,
     options: dict[str, Any] = {"quick": True} if quick else {}
     if split != "by-graph":
         options["split"] = split
-    configs = [RunConfig.create(task, name, seed=0, epochs=2 if quick else None, task_options=options)
+    configs = [RunConfig.for_compare(task, name, seed=0, epochs=2 if quick else None, task_options=options)
                for name in able]
     return compare(configs, out / task / split, echo=lambda line: print(line, file=sys.stderr))
 

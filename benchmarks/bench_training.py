@@ -40,8 +40,8 @@ def runs_of(task: str, models: Sequence[str], out: Path, quick: bool, variant: s
     task_options = {"quick": True} if quick else {}
     epochs = settings.pop("epochs", None)
     epochs = 2 if quick else epochs
-    configs = [RunConfig.create(task, name, seed=0, epochs=epochs, task_options=task_options,
-                                model_options=model_options, **settings) for name in able]
+    configs = [RunConfig.for_compare(task, name, seed=0, epochs=epochs, task_options=task_options,
+                                     model_options=model_options, **settings) for name in able]
     return compare(configs, out / task / variant, echo=lambda line: print(line, file=sys.stderr))
 
 
@@ -64,7 +64,8 @@ def real_sum(out: Path, quick: bool) -> tuple[str, list[dict[str, Any]]]:
                    out, quick)
     # 8,000 sets of one size make a narrow, ill-conditioned problem for the quadratic read-out
     # (p₁ and p₁² nearly collinear): 20 epochs are 2,500 steps, so it is also shown with 100
-    longer = runs_of("real-sum", ["tied-quadratic"], out, quick, variant="epochs-100", epochs=100)
+    longer = runs_of("real-sum", ["tied-quadratic"], out, quick, variant="epochs-100", epochs=100,
+                     solver="adam")
     header = ["model", "epochs", "params", "train s", "test L1 (n = 10)", "paper"]
     rows = [[run["model"]["name"], str(run["config"]["epochs"]), f"{run['model']['parameters']:,}",
              f"{run['training']['wall_time_s']:.1f}", number(metric_by_cardinality(run, "mae")[10]),

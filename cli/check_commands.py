@@ -10,8 +10,8 @@ import click
 def describe_file(path: Path) -> str:
     """One line on an intact polyequiv file; ``ValueError`` (one line) when it is damaged or unknown.
 
-    Checkpoints are told by their first bytes or a ``.pt`` name, results files by their name or ``schema`` field;
-    anything else is read as a scheme file.
+    Checkpoints are told by their first bytes or a ``.pt`` name, results files by their name or
+    ``schema`` field; anything else is read as a scheme file.
     """
     from polyequiv.scheme import load_scheme
     from polyequiv.training.checkpoint import load_checkpoint

@@ -31,6 +31,7 @@ LOSSES = ("l1", "mse", "cross-entropy")
 #: Image files `plot` writes (matplotlib's formats, picked by the suffix).
 IMAGE_FORMATS = ("png", "svg", "pdf", "jpg", "jpeg", "eps", "ps", "tif", "tiff", "webp")
 SCHEDULES = ("constant", "cosine")
+SOLVERS = ("adam", "lstsq")
 
 
 def _library_errors() -> tuple[type[Exception], ...]:
@@ -122,6 +123,11 @@ def run_options(command: Callable) -> Callable:
                      help="Training loss (default: the model's own; l1 for sets, cross-entropy for images)."),
         click.option("--schedule", type=click.Choice(SCHEDULES), default=None,
                      help="Constant rate, or cosine decay to 0 (default: the model's own)."),
+        click.option("--solver", type=click.Choice(SOLVERS), default=None,
+                     help="adam: gradient steps; lstsq: the exact least-squares fit in one pass, float64 "
+                          "(default for models linear in their weights on regression tasks)."),
+        click.option("--ridge", type=click.FloatRange(min=0), default=None,
+                     help="λ of the least-squares fit's λ‖θ‖² (default 0; --solver lstsq only)."),
         click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
                      help="Seeds data, weights and batch order: same seed, same numbers."),
         click.option("--quick", is_flag=True, help="Small sizes (CI, notebooks): e.g. 5,000 training sets."),
@@ -224,7 +230,7 @@ def train_command(task: str, model: str, out: Path, resume: bool, overwrite: boo
                   epochs: int | None, batch_size: int | None, lr: float | None, loss: str | None,
                   schedule: str | None, seed: int, quick: bool, train_size: int | None,
                   valid_size: int | None, test_size: int | None, cardinalities: str | None,
-                  train_cardinalities: str | None, split: str | None,
+                  train_cardinalities: str | None, split: str | None, solver: str | None, ridge: float | None,
                   option_pairs: tuple[str, ...], threads: int, device: str, progress: bool | None) -> None:
     """Train one model on one set task; write a checkpoint every epoch and results.json at the end.
 
@@ -242,7 +248,7 @@ def train_command(task: str, model: str, out: Path, resume: bool, overwrite: boo
                                  param_hint="'--resume'")
     config = RunConfig.create(
         task, model, seed=seed, epochs=epochs, batch_size=batch_size, lr=lr, loss=loss, schedule=schedule,
-        model_options=_parse_options(option_pairs),
+        model_options=_parse_options(option_pairs), solver=solver, ridge=ridge,
         task_options=_task_options(quick, train_size, valid_size, test_size, cardinalities, split,
                                   train_cardinalities))
     show = sys.stderr.isatty() if progress is None else progress
@@ -274,7 +280,8 @@ def compare_command(task: str, models: str | None, out: Path | None, overwrite: 
                     output_format: str, epochs: int | None, batch_size: int | None, lr: float | None,
                     loss: str | None, schedule: str | None, seed: int, quick: bool, train_size: int | None,
                     valid_size: int | None, test_size: int | None, cardinalities: str | None,
-                    train_cardinalities: str | None, split: str | None, option_pairs: tuple[str, ...],
+                    train_cardinalities: str | None, split: str | None, solver: str | None,
+                    ridge: float | None, option_pairs: tuple[str, ...],
                     threads: int, device: str, progress: bool | None) -> None:
     """Train every model on one task with the same seed and print one table.
 
@@ -286,7 +293,7 @@ def compare_command(task: str, models: str | None, out: Path | None, overwrite: 
     """
     from polyequiv.models import get_model_definition
     from polyequiv.training.comparison import compare, supported_models
-    from polyequiv.training.config import RunConfig
+    from polyequiv.training.config import RunConfig, default_solver
 
     if json_path is not None:
         check_writable(json_path, "'--json'")
@@ -314,9 +321,13 @@ def compare_command(task: str, models: str | None, out: Path | None, overwrite: 
     configs = []
     for name in able:
         accepted = get_model_definition(name).options
-        configs.append(RunConfig.create(
-            task, name, seed=seed, epochs=epochs, batch_size=batch_size, lr=lr, loss=loss, schedule=schedule,
-            task_options=task_options, model_options={k: v for k, v in options.items() if k in accepted}))
+        model_options = {k: v for k, v in options.items() if k in accepted}
+        if (solver or default_solver(task, name, model_options)) == "lstsq" and (epochs or lr or schedule):
+            _echo_err(f"{name}: fitted exactly by least squares "
+                      "(--epochs, --lr, --schedule apply to the others)")
+        configs.append(RunConfig.for_compare(
+            task, name, seed=seed, batch_size=batch_size, loss=loss, task_options=task_options,
+            model_options=model_options, solver=solver, ridge=ridge, epochs=epochs, lr=lr, schedule=schedule))
     show = sys.stderr.isatty() if progress is None else progress
     runs = compare(configs, out or Path("runs") / f"compare-{task}", overwrite=overwrite, threads=threads,
                    device=_check_device(device), progress=show, echo=_echo_err)

@@ -141,14 +141,38 @@ class TiedEdgeNetwork(GraphModel):
         self.layer = TensorPolyLayer("E", "V", degree, 1, 1, bias=bias, dtype=torch.float64)
         graphs = random_graphs(np.random.default_rng(20261201), reference_graphs, reference_size)
         matrix = whitening_matrix(pattern_features(self.layer, torch.as_tensor(graphs, dtype=torch.float64)))
-        self.layer.float()
+        dtype = torch.get_default_dtype()  # float64 when the run fits exactly (least squares)
+        self.layer.to(dtype)
         torch.nn.utils.parametrize.register_parametrization(
-            self.layer, "weight", PatternPreconditioner(matrix.float()))
+            self.layer, "weight", PatternPreconditioner(matrix.to(dtype)))
         with torch.no_grad():
             self.layer.parametrizations.weight.original.zero_()
 
     def forward(self, values: Tensor, mask: Tensor) -> Tensor:
         return self.masked(self.layer(values.unsqueeze(-1), mask=mask)[..., 0], mask)
+
+    def linear_parameters(self) -> list[nn.Parameter]:
+        """``θ`` of ``w = P θ``: the prediction is ``Σ_π (Pθ)_π T_π(A)``, linear in ``θ``."""
+        return [self.layer.parametrizations.weight.original]
+
+    def linear_features(self, values: Tensor, mask: Tensor) -> Tensor:
+        """``T``: ``(batch, n, patterns)``, the pattern contractions, features of the pattern weights ``w``.
+
+        The least-squares fit is taken in ``w`` (not ``θ``): patterns that coincide on the data
+        (``A_ij² = A_ij`` on a 0/1 adjacency) then give exactly equal columns, which the solve
+        drops, rather than columns that differ by the rounding of ``T P``.
+        """
+        patterns = self.layer.pattern_values(values.unsqueeze(-1), mask=mask)
+        return patterns.permute(1, 2, 0) * mask.unsqueeze(-1).to(patterns.dtype)
+
+    @torch.no_grad()
+    def set_linear_solution(self, weights: Tensor) -> None:
+        """Load pattern weights ``w`` found by least squares, exactly: the preconditioner (which only
+        helps gradient steps) becomes the identity and ``θ = w``, so that a rational ``w`` (zeros
+        included) is not blurred by the rounding of ``P θ``."""
+        matrix = self.layer.parametrizations.weight[0].matrix
+        matrix.copy_(torch.eye(matrix.shape[0], dtype=matrix.dtype))
+        self.layer.parametrizations.weight.original.copy_(weights.to(matrix.dtype))
 
     def diagnostics(self) -> dict[str, float]:
         """The learned weight of every pattern (at most 8: the linear and quadratic layers)."""
@@ -310,9 +334,11 @@ TIED_GRAPH_TRAINING: dict[str, Any] = {**GRAPH_TRAINING, "lr": 5e-2, "schedule":
 
 _TIED_EDGE = {"bias": False, "reference_size": 10}
 register(ModelDefinition("tied-edge-linear", "the derived linear E → V layer (2 patterns)", TiedEdgeNetwork,
-                         {"degree": 1, **_TIED_EDGE}, TIED_GRAPH_TRAINING, domain="graphs"))
+                         {"degree": 1, **_TIED_EDGE}, TIED_GRAPH_TRAINING, domain="graphs",
+                         linear_in_weights=lambda options: True))
 register(ModelDefinition("tied-edge-cubic", "the derived cubic E → V layer (23 patterns)", TiedEdgeNetwork,
-                         {"degree": 3, **_TIED_EDGE}, TIED_GRAPH_TRAINING, domain="graphs"))
+                         {"degree": 3, **_TIED_EDGE}, TIED_GRAPH_TRAINING, domain="graphs",
+                         linear_in_weights=lambda options: True))
 register(
     ModelDefinition(
         "gcn",

@@ -92,6 +92,12 @@ class SetModel(nn.Module):
     def after_step(self) -> None:
         """Called after the optimiser step (e.g. to retract the parameters onto a constraint set)."""
 
+    def linear_parameters(self) -> list[nn.Parameter] | None:
+        """The parameters the prediction is linear in, when it is linear in *all* of them (``ŷ = F(x) θ``,
+        no offset): such a model is fitted exactly by least squares
+        (:mod:`polyequiv.training.least_squares`).  ``None``: not linear in its weights."""
+        return None
+
 
 @dataclass(frozen=True)
 class ModelDefinition:
@@ -101,6 +107,10 @@ class ModelDefinition:
     ``task_requirements(model_options)``, when set, returns task options the model cannot do
     without (``{"cardinalities": [3], "train_cardinalities": [3, 3]}`` for a network on 3
     elements); :meth:`polyequiv.training.RunConfig.create` applies them.
+
+    ``linear_in_weights(model_options)`` says whether the model built with those options is linear
+    in its weights (:meth:`SetModel.linear_parameters`); such models are fitted by least squares
+    unless another solver is asked for.
     """
 
     name: str
@@ -110,6 +120,13 @@ class ModelDefinition:
     training: dict[str, Any] = field(default_factory=dict)
     domain: str = "sets"
     task_requirements: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    linear_in_weights: Callable[[dict[str, Any]], bool] | None = None
+
+    def is_linear(self, options: dict[str, Any] | None = None) -> bool:
+        """Whether the model with ``options`` (over its defaults) is linear in its weights."""
+        if self.linear_in_weights is None:
+            return False
+        return self.linear_in_weights({**self.options, **(options or {})})
 
 
 MODELS: dict[str, ModelDefinition] = {}

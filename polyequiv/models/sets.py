@@ -194,6 +194,12 @@ class TiedSetNetwork(SetModel):
         else:
             self.head = tied(InvariantPolyReadout, readout_degree, channels, 1, readout_pooling)
 
+    def linear_parameters(self) -> list[nn.Parameter] | None:
+        """The read-out's weights, when it is the whole model (no hidden layer, value features)."""
+        if len(self.layers) or self.encoder.embedding is not None:
+            return None
+        return list(self.head.parameters())
+
     def forward(self, values: Tensor, mask: Tensor) -> Tensor:
         x = _masked(self.encoder(values), mask)
         for layer in self.layers:
@@ -366,14 +372,19 @@ TIED_TRAINING: dict[str, Any] = {"epochs": 20, "batch_size": 64, "lr": 1e-2, "lo
 
 _TIED_OPTIONS = {"features": "value", "embedding_dim": 0, "layers": 1, "hidden": 2, "degree": 1,
                  "readout_degree": 1, "activation": "none", "pooling": "mean", "readout_pooling": "sum"}
+def _one_tied_layer(options: dict[str, Any]) -> bool:
+    """A :class:`TiedSetNetwork` is linear in its weights when its read-out is all of it."""
+    return options["layers"] == 0 and options["features"] == "value"
+
+
 register(ModelDefinition(
     "tied-linear", "linear tied layer (2 channels, mean pooling) → linear sum read-out",
-    TiedSetNetwork, _TIED_OPTIONS, TIED_TRAINING))
+    TiedSetNetwork, _TIED_OPTIONS, TIED_TRAINING, linear_in_weights=_one_tied_layer))
 register(ModelDefinition(
     "tied-quadratic", "one tied quadratic layer pooling sums and means: the invariant read-out, "
                       "or the per-element layer",
     TiedSetNetwork, {**_TIED_OPTIONS, "layers": 0, "degree": 2, "readout_degree": 2, "pooling": "both",
-                     "readout_pooling": "both"}, TIED_TRAINING))
+                     "readout_pooling": "both"}, TIED_TRAINING, linear_in_weights=_one_tied_layer))
 register(ModelDefinition(
     "deepsets", "the lab's DeepSets: embedding 128 → Linear 64 → tanh → sum → Linear 1",
     DeepSets, {"embedding_dim": 128, "hidden": 64}, LAB_TRAINING))

@@ -22,6 +22,9 @@ from polyequiv.tasks import TaskError, get_definition
 
 LOSSES = ("l1", "mse", "cross-entropy")
 SCHEDULES = ("constant", "cosine")
+#: ``adam``: stochastic gradient steps; ``lstsq``: the exact least-squares fit of a model linear in its
+#: weights, in one pass (:mod:`polyequiv.training.least_squares`).
+SOLVERS = ("adam", "lstsq")
 TASK_OPTIONS = ("quick", "train", "valid", "test", "cardinalities", "train_cardinalities", "split")
 
 
@@ -52,6 +55,12 @@ class RunConfig:
         Overrides of the model's options and of the task sizes (``quick``, ``train``, ``valid``,
         ``test``, ``cardinalities``; set tasks also ``train_cardinalities`` = ``[low, high]``, graph
         tasks ``split``).
+    solver : {"adam", "lstsq"}
+        Adam steps, or the exact least-squares fit (models linear in their weights, regression
+        tasks; one pass, ``epochs = 1``, in float64).  The optimiser settings (``lr``, ``schedule``)
+        do not enter an ``lstsq`` fit; its squared error is minimised whatever ``loss`` reports.
+    ridge : float
+        ``λ`` of the ``lstsq`` fit's ``λ‖θ‖²`` (0: none).
     """
 
     task: str
@@ -64,6 +73,8 @@ class RunConfig:
     schedule: str = "constant"
     model_options: dict[str, Any] = field(default_factory=dict)
     task_options: dict[str, Any] = field(default_factory=dict)
+    solver: str = "adam"
+    ridge: float = 0.0
 
     def __post_init__(self) -> None:
         try:
@@ -101,12 +112,34 @@ class RunConfig:
             check_options(self.model, self.model_options)
         except ModelError as error:
             raise ConfigError(str(error)) from None
+        self._check_solver(classification)
+
+    def _check_solver(self, classification: bool) -> None:
+        if self.solver not in SOLVERS:
+            raise ConfigError(f"unknown solver {self.solver!r}; choose one of {', '.join(SOLVERS)}")
+        ridge = self.ridge
+        if isinstance(ridge, bool) or not isinstance(ridge, (int, float)) or not 0 <= ridge < math.inf:
+            raise ConfigError(f"ridge must be a non-negative finite number, got {ridge!r}")
+        if self.solver == "adam":
+            if ridge:
+                raise ConfigError("ridge is a setting of the least-squares fit (--solver lstsq)")
+            return
+        if not get_model_definition(self.model).is_linear(self.model_options):
+            raise ConfigError(f"model {self.model!r} is not linear in its weights, so it cannot be fitted "
+                              "by least squares; use --solver adam")
+        if classification:
+            raise ConfigError(f"task {self.task!r} is a classification (cross-entropy): least squares does "
+                              "not fit it; use --solver adam")
+        if self.epochs != 1:
+            raise ConfigError(f"--solver lstsq fits exactly in one pass (epochs 1), got epochs "
+                              f"{self.epochs}; leave --epochs out, or train with --solver adam")
 
     @classmethod
     def create(cls, task: str, model: str, *, seed: int = 0, epochs: int | None = None,
                batch_size: int | None = None, lr: float | None = None, loss: str | None = None,
                schedule: str | None = None, model_options: dict[str, Any] | None = None,
-               task_options: dict[str, Any] | None = None) -> RunConfig:
+               task_options: dict[str, Any] | None = None, solver: str | None = None,
+               ridge: float | None = None) -> RunConfig:
         """A config with the model's own training defaults for every setting left ``None``.
 
         The lab's baselines default to the lab's settings (20 epochs, batch 64, Adam 1e-3,
@@ -114,14 +147,22 @@ class RunConfig:
         only computes on sets of one size (the composed networks of
         :mod:`polyequiv.models.networks`) fixes the task's cardinalities: left out, they are set to
         its size; given otherwise, the config is refused here, before anything trains.
+
+        The solver left out is ``lstsq`` for a model linear in its weights on a regression task
+        (its exact fit, one epoch), ``adam`` otherwise.
         """
         try:
             definition = get_model_definition(model)
         except ModelError as error:
             raise ConfigError(str(error)) from None
+        if solver is None:
+            solver = default_solver(task, model, model_options)
         defaults = dict(definition.training)
+        if solver == "lstsq":
+            defaults["epochs"] = 1
         given = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "loss": loss, "schedule": schedule}
         settings = {**defaults, **{k: v for k, v in given.items() if v is not None}}
+        settings.update(solver=solver, ridge=0.0 if ridge is None else ridge)
         options = {k: v for k, v in (task_options or {}).items() if v is not None}
         if "cardinalities" in options:
             options["cardinalities"] = sorted({int(c) for c in options["cardinalities"]})
@@ -143,6 +184,16 @@ class RunConfig:
         return cls(task=task, model=model, seed=seed, model_options=dict(model_options or {}),
                    task_options=options, **settings)
 
+    @classmethod
+    def for_compare(cls, task: str, model: str, *, solver: str | None = None, epochs: int | None = None,
+                    lr: float | None = None, schedule: str | None = None, **settings: Any) -> RunConfig:
+        """:meth:`create` for a model trained beside others: the optimiser settings (``epochs``, ``lr``,
+        ``schedule``) apply when it trains with Adam, and are left out when it is fitted by least
+        squares (its default when it is linear in its weights)."""
+        chosen = solver or default_solver(task, model, settings.get("model_options"))
+        steps = {"epochs": epochs, "lr": lr, "schedule": schedule} if chosen == "adam" else {}
+        return cls.create(task, model, solver=chosen, **steps, **settings)
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -161,3 +212,13 @@ class RunConfig:
         """``"name: mine != theirs"`` for every field that differs (empty when equal)."""
         mine, theirs = self.to_dict(), other.to_dict()
         return [f"{key}: {mine[key]!r} != {theirs[key]!r}" for key in mine if mine[key] != theirs[key]]
+
+
+def default_solver(task: str, model: str, model_options: dict[str, Any] | None = None) -> str:
+    """``lstsq`` for a model linear in its weights on a regression task, else ``adam``."""
+    try:
+        classification = getattr(get_definition(task), "classification", False)
+        linear = get_model_definition(model).is_linear(model_options)
+    except (TaskError, ModelError) as error:
+        raise ConfigError(str(error)) from None
+    return "lstsq" if linear and not classification else "adam"

@@ -22,7 +22,7 @@ import contextlib
 import math
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,13 @@ from polyequiv.training.checkpoint import CHECKPOINT_NAME, LoadedCheckpoint, sav
 from polyequiv.training.config import ConfigError, RunConfig
 from polyequiv.training.evaluation import diagnostics, evaluate, to_tensors
 from polyequiv.training.folder import LOG_NAME, extension_of
+from polyequiv.training.least_squares import (
+    StreamedLeastSquares,
+    feature_rows,
+    linear_parameters,
+    load_solution,
+    model_features,
+)
 from polyequiv.training.results import RESULTS_NAME, write_results
 from polyequiv.training.run_record import results_record
 from polyequiv.training.sampling import GlobalBatchSampler, batch_order, shard_bounds
@@ -121,6 +128,8 @@ class RunState:
     epoch_loss: float = 0.0
     epoch_penalty: float = 0.0
     extensions: list[dict[str, int]] = field(default_factory=list)
+    least_squares: dict[str, Any] | None = None
+    solution: dict[str, Any] | None = None
 
     @classmethod
     def from_checkpoint(cls, saved: dict[str, Any]) -> RunState:
@@ -223,6 +232,9 @@ class Trainer:
     def train_epoch(self, stop: StopFlag, progress: bool) -> None:
         """Train the rest of epoch ``state.epoch`` (from ``state.step``); at a stop signal, checkpoint and
         raise :class:`InterruptedRunError`; at the end, record the epoch (not yet checkpointed)."""
+        if self.config.solver == "lstsq":
+            LeastSquaresPass(self).run(stop, progress)
+            return
         state, started = self.state, time.perf_counter()
         self.sampler.set_epoch(state.epoch)
         order = torch.from_numpy(self.sampler.order()).to(self.device)
@@ -273,17 +285,97 @@ class Trainer:
 
     def epoch_line(self, seconds: float) -> str:
         state, config = self.state, self.config
+        if state.solution is not None:
+            solved = state.solution
+            exact = (f", exact rationals (denominators ≤ {solved['max_denominator']})" if solved["rational"]
+                     else "")
+            return (f"least squares on {solved['rows']:,} outputs: rank {solved['rank']}/"
+                    f"{solved['parameters']}, condition {solved['condition']:.3g}, residual rms "
+                    f"{solved['residual_rms']:.3g}{exact}  "
+                    f"train {config.loss} {state.loss_history[-1]:.6g}  {seconds:.1f} s")
         return (f"epoch {state.epoch}/{config.epochs}  train {config.loss} {state.loss_history[-1]:.6g}"
                 + (f"  penalty {state.penalty_history[-1]:.3g}" if state.penalty_history[-1] else "")
                 + (f"  valid {config.loss} {state.valid_history[-1]:.6g}" if self.valid is not None else "")
                 + f"  lr {self.scheduler.get_last_lr()[0]:.3g}  {seconds:.1f} s")
 
     def first_line(self, threads: int) -> str:
+        plan = (f"least squares in float64 over {self.batches} batches" if self.config.solver == "lstsq"
+                else f"{self.config.epochs} epochs of {self.batches} batches")
         return (f"task {self.config.task} model {self.config.model} seed {self.config.seed}: "
                 f"{count_parameters(self.model):,} parameters, {len(self.task.train):,} training sets, "
-                f"{self.config.epochs} epochs of {self.batches} batches, threads {threads}, "
-                f"device {self.device}"
+                f"{plan}, threads {threads}, device {self.device}"
                 + (f", {self.world.size} processes" if self.world.size > 1 else ""))
+
+
+class LeastSquaresPass:
+    """The ``lstsq`` solver's one epoch: features batch by batch into a streamed QR, solve, load ``θ``.
+
+    Each rank takes in its shards of the global batches; the ranks' R factors are gathered and
+    merged (on every rank alike) before the solve, and rank 0's ``θ`` is broadcast.  A stop signal
+    mid-pass checkpoints the merged factor; on resume rank 0 starts from it and the others from
+    nothing, so every row still enters once.
+    """
+
+    def __init__(self, trainer: Trainer) -> None:
+        self.trainer = trainer
+        size = sum(p.numel() for p in linear_parameters(trainer.model))
+        saved = trainer.state.least_squares
+        if saved is not None and trainer.world.is_main:
+            self.solver = StreamedLeastSquares(size, saved["r"], saved["rows"])
+        else:
+            self.solver = StreamedLeastSquares(size)
+
+    def run(self, stop: StopFlag, progress: bool) -> None:
+        trainer, state, started = self.trainer, self.trainer.state, time.perf_counter()
+        trainer.sampler.set_epoch(state.epoch)
+        order = torch.from_numpy(trainer.sampler.order()).to(trainer.device)
+        trainer.model.eval()
+        show = progress and trainer.world.is_main
+        with tqdm(total=trainer.batches, initial=state.step, desc="least squares", leave=False,
+                  disable=not show, file=sys.stderr, dynamic_ncols=True) as bar:
+            for step, (_, mine) in enumerate(trainer.sampler.slices()):
+                if step < state.step:
+                    continue
+                rows = order[mine]
+                features = model_features(trainer.model, trainer.values[rows], trainer.mask[rows])
+                self.solver.add(*feature_rows(features, trainer.targets[rows], trainer.mask[rows]))
+                state.step = step + 1
+                bar.update()
+                if state.step < trainer.batches and trainer.stop_agreed(stop):
+                    merged = self.merged()
+                    state.least_squares = {"r": merged.r, "rows": merged.rows}
+                    state.train_seconds += time.perf_counter() - started
+                    trainer.checkpoint()
+                    raise InterruptedRunError(trainer.interrupted_message(stop), stop.signal_number)
+        self.finish(started)
+
+    def merged(self) -> StreamedLeastSquares:
+        """One solver holding every rank's rows."""
+        world = self.trainer.world
+        if world.size == 1:
+            return self.solver
+        merged = StreamedLeastSquares(self.solver.parameters)
+        for r, rows in world.gather((self.solver.r, self.solver.rows)):
+            merged.merge(r, rows)
+        return merged
+
+    def finish(self, started: float) -> None:
+        trainer, state = self.trainer, self.trainer.state
+        merged = self.merged()
+        solution = merged.solve(trainer.config.ridge)
+        if not trainer.config.ridge:
+            solution = merged.rationalised(solution)
+        load_solution(trainer.model, trainer.world.broadcast(solution.theta))
+        train = (trainer.values, trainer.mask, trainer.targets)
+        loss = _split_loss(trainer.model, trainer.config.loss, *train, world=trainer.world)
+        state.loss_history.append(loss)
+        state.penalty_history.append(0.0)
+        if trainer.valid is not None:
+            state.valid_history.append(_split_loss(trainer.model, trainer.config.loss, *trainer.valid,
+                                                   world=trainer.world))
+        state.solution, state.least_squares = solution.summary(), None
+        state.epoch, state.step = state.epoch + 1, 0
+        state.train_seconds += time.perf_counter() - started
 
 
 class RunFileWriteError(OSError):
@@ -308,8 +400,9 @@ def train_process(config: RunConfig, folder: Path, saved: LoadedCheckpoint | Non
     ``stop`` is the flag of :func:`polyequiv.training.stopping.stop_on_signals` (none: never set).
     """
     set_threads(threads)
-    trainer = Trainer(config, folder, world, device)
     with contextlib.ExitStack() as files:
+        files.enter_context(default_dtype(torch.float64 if config.solver == "lstsq" else None))
+        trainer = Trainer(config, folder, world, device)
         log = files.enter_context((folder / LOG_NAME).open("a", encoding="utf-8")) if world.is_main else None
 
         def note(line: str) -> None:
@@ -343,6 +436,18 @@ def train_process(config: RunConfig, folder: Path, saved: LoadedCheckpoint | Non
             note(f"stopped after epoch {trainer.state.epoch}/{config.epochs}; continue with --resume")
             return None
         return _finish(trainer, threads, note) if world.is_main else None
+
+
+@contextlib.contextmanager
+def default_dtype(dtype: torch.dtype | None) -> Iterator[None]:
+    """Torch's default dtype set to ``dtype`` for the duration (``None``: left as it is)."""
+    previous = torch.get_default_dtype()
+    if dtype is not None:
+        torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(previous)
 
 
 def _finish(trainer: Trainer, threads: int, note: Callable[[str], None]) -> dict[str, Any]:

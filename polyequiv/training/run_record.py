@@ -20,8 +20,10 @@ def results_record(config: RunConfig, task: SetTask, model: SetModel, state: Any
                    threads: int, device: str, processes: int = 1) -> dict[str, Any]:
     """The results of a run whose training ended in ``state`` (a :class:`~polyequiv.training.loop.RunState`).
 
-    ``training.extensions`` appears only for a run extended with ``--resume --epochs N``: one
-    ``{"after_epoch", "from_epochs", "to_epochs"}`` per extension.
+    ``training.solver`` is ``{"name": "adam"}`` or the least-squares fit's summary (``rank``,
+    ``parameters``, ``rows``, ``condition``, ``residual_rms``); ``training.dtype`` the torch dtype
+    of the run.  ``training.extensions`` appears only for a run extended with ``--resume --epochs N``:
+    one ``{"after_epoch", "from_epochs", "to_epochs"}`` per extension.
     """
     definition = get_model_definition(config.model)
     training = {
@@ -37,6 +39,8 @@ def results_record(config: RunConfig, task: SetTask, model: SetModel, state: Any
         "processes": processes,
         "sessions": state.sessions,
     }
+    training["solver"] = state.solution or {"name": "adam"}
+    training["dtype"] = str(torch.get_default_dtype()).removeprefix("torch.")
     if state.extensions:
         training["extensions"] = state.extensions
     return {

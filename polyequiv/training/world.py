@@ -70,6 +70,14 @@ class World:
         dist.broadcast_object_list(box, src=0, device=_collective_device())
         return box[0]
 
+    def gather(self, value: Any) -> list[Any]:
+        """Every rank's ``value`` (any picklable object), in rank order, on every rank."""
+        if self.size == 1:
+            return [value]
+        box: list[Any] = [None] * self.size
+        dist.all_gather_object(box, value)
+        return box
+
     def barrier(self) -> None:
         """Wait until every rank gets here."""
         if self.size > 1:
