@@ -9,6 +9,7 @@ from polyequiv_cli.check_commands import check_command
 from polyequiv_cli.compose_commands import compose_command
 from polyequiv_cli.discover_commands import discover_command
 from polyequiv_cli.engine_commands import count_command, derive_command, verify_command
+from polyequiv_cli.explain_commands import explain_command
 from polyequiv_cli.scheme_commands import compile_command
 from polyequiv_cli.train_commands import compare_command, plot_command, train_command
 
@@ -33,6 +34,7 @@ for command in (
     compose_command,
     discover_command,
     check_command,
+    explain_command,
 ):
     cli.add_command(command)
 

@@ -16,7 +16,7 @@ builds one.
 
 from __future__ import annotations
 
-from polyequiv.models import graphs, images, networks, sets
+from polyequiv.models import formula, graphs, images, networks, sets  # noqa: F401  (they register their models)
 from polyequiv.models.registry import (
     MODELS,
     ModelContext,

@@ -151,6 +151,9 @@ class TiedEdgeNetwork(GraphModel):
     def forward(self, values: Tensor, mask: Tensor) -> Tensor:
         return self.masked(self.layer(values.unsqueeze(-1), mask=mask)[..., 0], mask)
 
+    def polynomial_degree(self) -> int:
+        return self.layer.degree
+
     def linear_parameters(self) -> list[nn.Parameter]:
         """``θ`` of ``w = P θ``: the prediction is ``Σ_π (Pθ)_π T_π(A)``, linear in ``θ``."""
         return [self.layer.parametrizations.weight.original]

@@ -135,6 +135,10 @@ class VarietyNetwork(SetModel):
             tuples = torch.from_numpy(np.asarray(index.tuples, dtype=np.int64))
             self.register_buffer(f"tuples_{number}", tuples, persistent=False)
 
+    def polynomial_degree(self) -> int:
+        """The product of the layers' degrees."""
+        return math.prod(layer.degree for layer in self.spec.layers)
+
     # ------------------------------------------------------------------ the map θ ↦ network
     def theta(self) -> Tensor:
         """The network parameters ``θ`` (``B_T τ`` for the tied method)."""

@@ -92,6 +92,11 @@ class SetModel(nn.Module):
     def after_step(self) -> None:
         """Called after the optimiser step (e.g. to retract the parameters onto a constraint set)."""
 
+    def polynomial_degree(self) -> int | None:
+        """The total degree of the polynomial the model computes from its inputs (``None``: not a
+        polynomial, e.g. it has a ReLU): what ``polyequiv explain`` reads."""
+        return None
+
     def linear_parameters(self) -> list[nn.Parameter] | None:
         """The parameters the prediction is linear in, when it is linear in *all* of them (``ŷ = F(x) θ``,
         no offset): such a model is fitted exactly by least squares
@@ -110,7 +115,9 @@ class ModelDefinition:
 
     ``linear_in_weights(model_options)`` says whether the model built with those options is linear
     in its weights (:meth:`SetModel.linear_parameters`); such models are fitted by least squares
-    unless another solver is asked for.
+    unless another solver is asked for.  ``trainable=False`` marks models with nothing to train
+    (exact formulas, written by ``polyequiv explain --refit``): they are not listed by
+    :func:`model_names` and not trained.
     """
 
     name: str
@@ -121,6 +128,7 @@ class ModelDefinition:
     domain: str = "sets"
     task_requirements: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     linear_in_weights: Callable[[dict[str, Any]], bool] | None = None
+    trainable: bool = True
 
     def is_linear(self, options: dict[str, Any] | None = None) -> bool:
         """Whether the model with ``options`` (over its defaults) is linear in its weights."""
@@ -142,9 +150,10 @@ DOMAINS = ("sets", "graphs", "images")
 
 
 def model_names(domain: str | None = None) -> list[str]:
-    """Names accepted by :func:`build_model`: domain by domain (:data:`DOMAINS`), each in registry order;
-    only those of ``domain`` when given."""
-    names = sorted(MODELS, key=lambda name: DOMAINS.index(MODELS[name].domain))
+    """The trainable models :func:`build_model` builds: domain by domain (:data:`DOMAINS`), each in
+    registry order; only those of ``domain`` when given (formula models are built, not listed)."""
+    names = sorted((name for name in MODELS if MODELS[name].trainable),
+                   key=lambda name: DOMAINS.index(MODELS[name].domain))
     return [name for name in names if domain is None or MODELS[name].domain == domain]
 
 

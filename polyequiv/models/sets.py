@@ -182,6 +182,7 @@ class TiedSetNetwork(SetModel):
             return layer(degree, c_in, c_out, pooling=how)
 
         self.equivariant = context.equivariant
+        self.degree, self.readout_degree = degree, readout_degree
         self.encoder = ElementEncoder(context.elements, features, embedding_dim)
         self.activation = _activation(activation)
         channels = self.encoder.channels
@@ -193,6 +194,12 @@ class TiedSetNetwork(SetModel):
             self.head: nn.Module = tied(SetPolyLayer, readout_degree, channels, 1, pooling)
         else:
             self.head = tied(InvariantPolyReadout, readout_degree, channels, 1, readout_pooling)
+
+    def polynomial_degree(self) -> int | None:
+        """``degree^layers · readout_degree`` without activations on value features, else ``None``."""
+        if not isinstance(self.activation, nn.Identity) or self.encoder.embedding is not None:
+            return None
+        return self.degree ** len(self.layers) * self.readout_degree
 
     def linear_parameters(self) -> list[nn.Parameter] | None:
         """The read-out's weights, when it is the whole model (no hidden layer, value features)."""

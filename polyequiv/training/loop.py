@@ -31,7 +31,7 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from polyequiv.models import ModelContext, SetModel, build_model, count_parameters
+from polyequiv.models import ModelContext, SetModel, build_model, count_parameters, get_model_definition
 from polyequiv.tasks import SetTask, make_task
 from polyequiv.training.checkpoint import CHECKPOINT_NAME, LoadedCheckpoint, save_checkpoint
 from polyequiv.training.config import ConfigError, RunConfig
@@ -144,6 +144,9 @@ class Trainer:
 
     def __init__(self, config: RunConfig, folder: Path, world: World, device: str) -> None:
         self.config, self.folder, self.world, self.device = config, folder, world, device
+        if not get_model_definition(config.model).trainable:
+            raise ConfigError(f"model {config.model!r} has nothing to train (an exact formula: "
+                              "polyequiv explain --refit writes such runs)")
         self.task, self.model = build(config, device)
         self.values, self.mask, self.targets = to_tensors(self.task.train, device)
         self.valid = to_tensors(self.task.valid, device) if self.task.valid is not None else None
