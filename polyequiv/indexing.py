@@ -124,12 +124,12 @@ class WeightIndex:
     # ------------------------------------------------------------------ names
     @cached_property
     def _input_labels(self) -> list[str]:
-        labels = self.spec.input.coordinate_labels(self.spec.n)
+        labels = self.spec.input_labels()
         return labels + ([BIAS_LABEL] if self.spec.bias else [])
 
     @cached_property
     def _output_labels(self) -> list[str]:
-        return self.spec.output.coordinate_labels(self.spec.n)
+        return self.spec.output_labels()
 
     @cached_property
     def _separate_indices(self) -> bool:
