@@ -15,7 +15,7 @@ import string
 from collections.abc import Callable
 from typing import Any
 
-from polyequiv.constraints import CONSTRAINT_KINDS, AdditiveConstraint, constraint_kind
+from polyequiv.constraints import CONSTRAINT_KINDS, AdditiveConstraint, Equality, constraint_kind
 from polyequiv.derivation import Derivation
 from polyequiv.patterns import Pattern, PatternCount, layer_patterns, pattern_of_slot
 
@@ -88,17 +88,35 @@ def _group_line(result: Derivation) -> str:
     return f"{result.spec.group_label}, {order}, generators: {' + '.join(parts)}"
 
 
-def equation_lines(result: Derivation, limit: int | None = DEFAULT_EQUATION_LIMIT) -> list[str]:
+def _heading(equation: Equality | AdditiveConstraint) -> str:
+    if isinstance(equation, AdditiveConstraint):
+        return _KIND_HEADINGS[constraint_kind(equation.terms)]
+    return "gauge ties" if equation.kind == "gauge" else "equalities"
+
+
+def _sample_by_kind(result: Derivation, per_kind: int) -> list[Equality | AdditiveConstraint]:
+    """The first ``per_kind`` equations under every heading (a matrix group's sample: every kind shows)."""
+    taken: dict[str, int] = {}
+    out = []
+    for equation in result.equations():
+        heading = _heading(equation)
+        if taken.get(heading, 0) < per_kind:
+            taken[heading] = taken.get(heading, 0) + 1
+            out.append(equation)
+    return out
+
+
+def equation_lines(
+    result: Derivation, limit: int | None = DEFAULT_EQUATION_LIMIT, *, per_kind: bool = False
+) -> list[str]:
     """Equalities, the other equations by kind (zero, additive, general linear) and gauge ties, grouped
-    under headings."""
+    under headings: the first ``limit`` equations, or with ``per_kind`` the first ``limit // 4`` of each
+    kind."""
     index = result.index
     groups: dict[str, list[str]] = {heading: [] for heading in (*_KIND_HEADINGS.values(), "gauge ties")}
-    for equation in result.equations(limit):
-        if isinstance(equation, AdditiveConstraint):
-            key = _KIND_HEADINGS[constraint_kind(equation.terms)]
-        else:
-            key = "gauge ties" if equation.kind == "gauge" else "equalities"
-        groups[key].append(equation.text(index))
+    sample = _sample_by_kind(result, limit // 4) if per_kind and limit else result.equations(limit)
+    for equation in sample:
+        groups[_heading(equation)].append(equation.text(index))
     kinds = result.system.kind_counts()
     totals = {_KIND_HEADINGS[kind]: count for kind, count in kinds.items()}
     totals["gauge ties"] = int(result.system.gauge_ties.shape[0])
@@ -234,7 +252,8 @@ def text_report(
     ``show_constraints``), classes (if asked) and the picture of the tied tensor."""
     lines = counts_lines(result)
     limit = None if show_constraints else SAMPLE_EQUATIONS
-    lines += ["", *equation_lines(result, limit)]
+    matrix = "lie_algebra_dim" in result.summary()
+    lines += ["", *equation_lines(result, limit, per_kind=matrix)]
     if not show_constraints and len(result.equations(SAMPLE_EQUATIONS + 1)) > SAMPLE_EQUATIONS:
         lines.append("  (--show-constraints lists them all)")
     if show_classes:
