@@ -1,9 +1,11 @@
 """`derive`: from a layer spec to its equations, classes and exact counts, in one call.
 
-    >>> from polyequiv import LayerSpec, derive
+    >>> from polyequiv import LayerSpec, MatrixLayerSpec, derive
     >>> result = derive(LayerSpec(n=5, degree=2))
     >>> result.distinct_weights, result.free_parameters, result.function_dim
     (4, 4, 4)
+    >>> derive(MatrixLayerSpec("O(3)", degree=3, input="V", output="V")).free_parameters  # x |x|²
+    1
 
 Counts
 ------
@@ -135,13 +137,17 @@ def derive(spec: LayerSpec | MatrixLayerSpec, engine: str = "auto") -> Derivatio
 
     Parameters
     ----------
-    spec : LayerSpec
-        The layer and its group.
+    spec : LayerSpec or MatrixLayerSpec
+        The layer and its group: a permutation group, or a matrix group
+        (:mod:`polyequiv.matrix_spec`, e.g. ``MatrixLayerSpec("O(3)", 3, "2*1 + 2*V", "V2")``).
     engine : {"auto", "symbolic", "sparse"}
         ``symbolic`` expands with sympy (the seed's method); ``sparse`` uses
         index arithmetic and scales to hundreds of thousands of weights; both
         give the same equations.  ``auto`` is the sparse engine (faster at every
-        size); ``symbolic`` is the independent cross-check.
+        size); ``symbolic`` is the independent cross-check.  Matrix groups have one
+        engine of each kind for every group (:mod:`polyequiv.engines.matrix`,
+        :mod:`polyequiv.engines.matrix_symbolic`), whose equations are general
+        linear forms with integer coefficients.
 
     Raises
     ------
@@ -154,7 +160,7 @@ def derive(spec: LayerSpec | MatrixLayerSpec, engine: str = "auto") -> Derivatio
         raise SpecError(
             f"derive needs a LayerSpec, got {type(spec).__name__} {spec!r}; "
             "e.g. derive(LayerSpec(n=5, degree=2)) or derive(LayerSpec.parse('S5 quadratic ordered "
-            "equivariant'))"
+            "equivariant')); for a matrix group derive(MatrixLayerSpec('O(3)', 3, 'V', 'V'))"
         )
     if engine not in ENGINES:
         raise SpecError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")

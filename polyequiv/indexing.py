@@ -30,6 +30,7 @@ from functools import cached_property
 
 import numpy as np
 
+from polyequiv.matrix_spec import MatrixLayerSpec
 from polyequiv.spec import LayerSpec
 
 BIAS_LABEL = "b"
@@ -37,9 +38,10 @@ BIAS_LABEL = "b"
 
 @dataclass(frozen=True)
 class WeightIndex:
-    """Weights, tuples, monomials and slots of one :class:`LayerSpec`."""
+    """Weights, tuples, monomials and slots of one :class:`LayerSpec` (or :class:`MatrixLayerSpec`: its
+    inputs and outputs are the coordinates of :mod:`polyequiv.matrix_reps`)."""
 
-    spec: LayerSpec
+    spec: LayerSpec | MatrixLayerSpec
 
     # ------------------------------------------------------------------ sizes
     @property

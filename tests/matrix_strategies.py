@@ -21,14 +21,20 @@ POINT_INPUTS = ["V", "V⊗1 + V⊗V", "E⊗1", "1 + V⊗V", "V2⊗1"]
 POINT_OUTPUTS = ["1", "1⊗V", "V", "1⊗V2", "V⊗1"]
 
 
+#: Finite groups whose every element tests/matrix_reference.py enumerates.
+FINITE_GROUPS = ["B(2)", "B(3)", "C(3) x B(2)", "D(3) x O(1)", "S(3) x B(2)", CUSTOM_GROUPS[0]]
+
+
 @st.composite
-def matrix_specs(draw: st.DrawFn, max_weights: int = 400, max_degree: int = 3) -> MatrixLayerSpec:
-    """Specs over every option and kind of matrix group, kept to ``max_weights`` weights."""
+def matrix_specs(
+    draw: st.DrawFn, max_weights: int = 400, max_degree: int = 3, finite: bool = False
+) -> MatrixLayerSpec:
+    """Specs over every option and kind of matrix group (only :data:`FINITE_GROUPS` with ``finite``),
+    kept to ``max_weights`` weights."""
     kind = draw(st.sampled_from(["matrix", "product", "custom"]))
-    group = draw(
-        st.sampled_from({"matrix": MATRIX_GROUPS, "product": PRODUCT_GROUPS, "custom": CUSTOM_GROUPS}[kind])
-    )
-    points = kind == "product"
+    choices = {"matrix": MATRIX_GROUPS, "product": PRODUCT_GROUPS, "custom": CUSTOM_GROUPS}[kind]
+    group = draw(st.sampled_from(FINITE_GROUPS if finite else choices))
+    points = " x " in group
     indexing = draw(st.sampled_from(["ordered", "full"]))
     spec = MatrixLayerSpec(
         group,

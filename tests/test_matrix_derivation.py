@@ -77,6 +77,13 @@ def test_function_dim_matches_a_numeric_nullspace(spec: MatrixLayerSpec) -> None
     assert result.function_dim == nullity
 
 
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(matrix_specs(max_weights=400, finite=True))
+def test_function_dim_of_finite_groups_matches_molien(spec: MatrixLayerSpec) -> None:
+    """Character averaging over every element (tests/matrix_reference.py), on random finite-group specs."""
+    assert derive(spec).function_dim == character_dim(spec)
+
+
 @pytest.mark.parametrize(
     "text",
     [
