@@ -9,9 +9,11 @@ import click
 from polyequiv import render
 from polyequiv.derivation import Derivation, derive
 from polyequiv.errors import SizeLimitError
+from polyequiv.matrix_spec import MatrixLayerSpec
 from polyequiv.patterns import PatternCount, count_by_patterns, pattern_path_problem
 from polyequiv.spec import LayerSpec
 from polyequiv.verify import verify
+from polyequiv_cli.matrix_options import is_matrix_request
 from polyequiv_cli.options import build_spec, echo_json, library_errors, parse_n_range, spec_options
 
 _COLOURS = [
@@ -39,6 +41,11 @@ def _colour(label: str, number: int) -> str:
 @click.option("--show-constraints", is_flag=True, help="List every equation (text: all of them, grouped).")
 @click.option("--show-classes", is_flag=True, help="List the classes of tied weights.")
 @click.option(
+    "--show-basis",
+    is_flag=True,
+    help="List every vector of the exact basis W = Σ θ_j B_j (matrix groups show a few by default).",
+)
+@click.option(
     "--format",
     "output_format",
     type=click.Choice(["text", "json", "latex"]),
@@ -52,6 +59,7 @@ def derive_command(
     n: int,
     show_constraints: bool,
     show_classes: bool,
+    show_basis: bool,
     output_format: str,
     engine: str,
     **spec_flags: Any,
@@ -65,7 +73,8 @@ def derive_command(
     spec = build_spec(ctx, n, spec_flags)
     result = derive(spec, engine=engine)
     if output_format == "json":
-        echo_json(render.json_object(result, show_constraints=show_constraints, show_classes=show_classes))
+        echo_json(render.json_object(result, show_constraints=show_constraints, show_classes=show_classes,
+                                     show_basis=show_basis))
     elif output_format == "latex":
         click.echo(
             render.latex_report(result, limit=None if show_constraints else render.DEFAULT_EQUATION_LIMIT)
@@ -73,7 +82,8 @@ def derive_command(
     else:
         click.echo(
             render.text_report(
-                result, show_constraints=show_constraints, show_classes=show_classes, style=_colour
+                result, show_constraints=show_constraints, show_classes=show_classes, style=_colour,
+                show_basis=show_basis,
             )
         )
 
@@ -104,7 +114,15 @@ def count_command(
     For Sₙ with ordered indexing, sizes beyond the engines are counted from the
     n-free partition patterns (column "path"): polyequiv count -n 1000000 --degree 3.
     """
-    if spec_flags.get("shape") is not None and n_range is None:  # grid groups: one row per shape
+    if is_matrix_request(spec_flags):  # a matrix group names its size in the group: one row
+        spec = build_spec(ctx, None, spec_flags)
+        if n_range is not None:
+            raise click.BadParameter(
+                f"{spec.group_label} takes no -n range; write the points in the group, e.g. 'S(5) x O(3)'",
+                param_hint="'--n'",
+            )
+        results = [_count_one(spec, engine)]
+    elif spec_flags.get("shape") is not None and n_range is None:  # grid groups: one row per shape
         shapes = spec_flags.pop("shape").split(",")
         results = [_count_one(build_spec(ctx, None, {**spec_flags, "shape": s}), engine) for s in shapes]
     elif n_range is None:
@@ -116,11 +134,16 @@ def count_command(
     else:
         spec = results[0].spec
         kind = spec.mode if spec.is_set_layer else f"{spec.input} -> {spec.output}"
+        if isinstance(spec, MatrixLayerSpec):
+            group = f", group {spec.group_label}"
+        else:
+            letters = spec.group_label.rstrip("0123456789")
+            group = f", group {spec.group}" if spec.shape else f", group {letters}n"
         click.echo(
             f"{spec.degree_name} {spec.indexing} {kind}"
             + (" +bias" if spec.bias else "")
             + (" +symmetric-gauge" if spec.gauge == "symmetric" else "")
-            + (f", group {spec.group}" if spec.shape else f", group {spec.group_label.rstrip('0123456789')}n")
+            + group
         )
         click.echo(render.count_table(results))
         if any(r.engine == "patterns" for r in results):

@@ -13,8 +13,10 @@ import click
 
 from polyequiv import groups
 from polyequiv.errors import SizeLimitError, SpecError
+from polyequiv.matrix_spec import MatrixLayerSpec
 from polyequiv.reps import Representation
 from polyequiv.spec import LayerSpec
+from polyequiv_cli.matrix_options import GroupType, build_matrix_spec, is_matrix_request
 
 #: Sizes one ``--n`` (or ``--cardinalities``) range may list.
 MAX_RANGE_SIZES = 10_000
@@ -83,7 +85,8 @@ def spec_options(
                 show_default=True,
                 metavar="REP",
                 help="Input representation: V (a set), E (undirected edges), V2 (ordered pairs), 1, sums "
-                "such as 'V + E'.",
+                "such as 'V + E'; for a matrix group 1, V, V2, ... with multiplicities ('2*1 + 2*V'), for "
+                "'S(n) x G' points⊗matrix terms ('V(x)1 + V(x)V').",
             ),
             click.option(
                 *output_flags,
@@ -94,11 +97,20 @@ def spec_options(
             ),
             click.option(
                 "--group",
-                type=click.Choice(["symmetric", "cyclic", "dihedral", "torus", "torus-dihedral"]),
+                type=GroupType(),
                 default="symmetric",
                 show_default=True,
-                help="Symmetry group acting on the n elements; torus: translations of an HxW grid "
-                "(needs --shape), torus-dihedral: and the square's symmetries (H == W).",
+                help="Symmetry group: symmetric, cyclic, dihedral (on the n elements); torus: translations "
+                "of an HxW grid (needs --shape), torus-dihedral: and the square's symmetries (H == W); "
+                "or a matrix group: O(d), SO(d), O(1,3), SO(1,3), SO+(1,3), B(n), 'S(n) x O(d)' (n points "
+                "in R^d), custom (with --matrix-generators).",
+            ),
+            click.option(
+                "--matrix-generators",
+                default=None,
+                metavar="FILE",
+                help="Custom matrix group: JSON {\"finite\": [matrices], \"lie\": [matrices]}, rows of "
+                "integers or rational strings such as \"1/2\".",
             ),
             click.option(
                 "--shape",
@@ -158,8 +170,11 @@ def spec_options(
     return decorate
 
 
-def build_spec(ctx: click.Context, n: int | None, params: dict[str, Any]) -> LayerSpec:
-    """A :class:`LayerSpec` from the spec flags; a bad combination is a ``BadParameter`` (exit 2)."""
+def build_spec(ctx: click.Context, n: int | None, params: dict[str, Any]) -> LayerSpec | MatrixLayerSpec:
+    """A :class:`LayerSpec` (or, for a matrix group, a :class:`MatrixLayerSpec`) from the spec flags; a bad
+    combination is a ``BadParameter`` (exit 2)."""
+    if is_matrix_request(params):
+        return build_matrix_spec(ctx, n, params)
     group = params["group"]
     shape, n = _grid_shape(group, n, params.get("shape"))
     generators: tuple[tuple[int, ...], ...] = ()

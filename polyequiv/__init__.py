@@ -10,8 +10,10 @@ f(σ·x) = σ·f(x) and invariant when f(σ·x) = f(x).
 
 from polyequiv.derivation import Derivation, derive
 from polyequiv.errors import SchemeFileError, SizeLimitError, SpecError
+from polyequiv.matrix_spec import MatrixLayerSpec
 from polyequiv.scheme import TyingScheme, load_scheme
 from polyequiv.spec import LayerSpec
+from polyequiv.specs import parse_spec
 from polyequiv.verify import verify
 
 __version__ = "0.1.0"
@@ -19,6 +21,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Derivation",
     "LayerSpec",
+    "MatrixLayerSpec",
     "SchemeFileError",
     "SizeLimitError",
     "SpecError",
@@ -26,5 +29,6 @@ __all__ = [
     "__version__",
     "derive",
     "load_scheme",
+    "parse_spec",
     "verify",
 ]

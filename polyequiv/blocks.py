@@ -38,7 +38,7 @@ only rank-deficient blocks go to rational elimination.
 
 from __future__ import annotations
 
-import math
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -47,7 +47,15 @@ from functools import cached_property
 import numpy as np
 
 from polyequiv import limits
-from polyequiv.exact import MERSENNE_61, SparseRow, exact_rank, modular_rank, nullspace_by_free_column
+from polyequiv.exact import (
+    MAX_DENSE_RANK_ENTRIES,
+    MERSENNE_61,
+    SparseRow,
+    dense_rank,
+    exact_rank,
+    modular_rank,
+    nullspace_by_free_column,
+)
 
 
 @dataclass(frozen=True)
@@ -214,6 +222,8 @@ def _general_rank(block: _Block) -> int:
     bound = min(len(rows), len(block.cols))
     if modular_rank(rows, MERSENNE_61) == bound:
         return bound  # rank mod p ≤ rank over Q ≤ min(rows, columns)
+    if len(rows) * len(block.cols) <= MAX_DENSE_RANK_ENTRIES:
+        return dense_rank(rows, len(block.cols))  # FLINT, exact, in C: rank-deficient blocks of matrix groups
     return exact_rank(rows, len(block.cols))
 
 
@@ -373,22 +383,29 @@ def _general_blocks(rows, cols, vals, label, general_block) -> list[_Block]:
     rows, cols, vals = rows[order], cols[order], vals[order]
     blocks_of = label[cols]
     bounds = np.concatenate([[0], np.nonzero(np.diff(blocks_of))[0] + 1, [rows.size]])
+    # every row divided by the gcd of its entries and signed by its first (same row space)
+    row_starts = np.flatnonzero(np.concatenate([[True], rows[1:] != rows[:-1]]))
+    row_sizes = np.diff(np.concatenate([row_starts, [rows.size]]))
+    divisor = np.gcd.reduceat(np.abs(vals), row_starts) * np.sign(vals[row_starts])
+    vals = vals // np.repeat(divisor, row_sizes)
+    # local column numbers: rank of the column among its block's columns
+    width = int(cols.max()) + 1
+    keys, inverse = np.unique(blocks_of * width + cols, return_inverse=True)
+    key_blocks, inverse = keys // width, inverse.reshape(-1)
+    first_key = np.searchsorted(key_blocks, key_blocks)
+    local = (inverse - first_key[inverse]).tolist()
+    labels = blocks_of[bounds[:-1]]
+    key_bounds = zip(np.searchsorted(key_blocks, labels, "left").tolist(),
+                     np.searchsorted(key_blocks, labels, "right").tolist(), strict=True)
+    entries = list(zip(local, vals.tolist(), strict=True))
+    row_bounds = np.concatenate([row_starts, [rows.size]]).tolist()
+    row_tuples = [tuple(entries[a:b]) for a, b in itertools.pairwise(row_bounds)]
+    first_row = np.searchsorted(row_starts, bounds).tolist()
     out = []
-    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-        block_cols = np.unique(cols[lo:hi])
-        local = np.searchsorted(block_cols, cols[lo:hi]).tolist()
-        grouped: dict[int, list[tuple[int, int]]] = {}
-        for r, c, v in zip(rows[lo:hi].tolist(), local, vals[lo:hi].tolist(), strict=True):
-            grouped.setdefault(r, []).append((c, v))
-        out.append(_Block(block_cols, tuple(sorted({_primitive(t) for t in grouped.values()}))))
+    for block, (key_lo, key_hi) in enumerate(key_bounds):
+        rows_of_block = sorted(set(row_tuples[first_row[block] : first_row[block + 1]]))
+        out.append(_Block(keys[key_lo:key_hi] % width, tuple(rows_of_block)))
     return out
-
-
-def _primitive(terms: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
-    """A row divided by the gcd of its entries and signed by its first (same row space)."""
-    divisor = math.gcd(*(v for _, v in terms))
-    sign = 1 if terms[0][1] > 0 else -1
-    return tuple((c, int(sign * v // divisor)) for c, v in terms)
 
 
 def blockwise_rank(system: SparseSystem) -> int:

@@ -125,11 +125,44 @@ class ConstraintSystem:
             out.append(Equality(a, b, kind="gauge"))
         return out
 
+    def kind_counts(self) -> dict[str, int]:
+        """How many equations are of each kind (:func:`constraint_kind`), gauge ties excluded."""
+        counts = dict.fromkeys(CONSTRAINT_KINDS, 0)
+        counts["equality"] = self.num_equalities
+        lengths = np.diff(self.additive_indptr)
+        largest = np.zeros(self.num_additive, dtype=np.int64)
+        if self.additive_coeffs.size:
+            nonempty = lengths > 0
+            starts = self.additive_indptr[:-1][nonempty]
+            largest[nonempty] = np.maximum.reduceat(np.abs(self.additive_coeffs), starts)
+        counts["zero"] = int(np.count_nonzero(lengths == 1))
+        counts["additive"] = int(np.count_nonzero((lengths > 1) & (largest == 1)))
+        counts["general linear"] = int(np.count_nonzero((lengths > 1) & (largest > 1)))
+        return counts
+
     def canonical_forms(self) -> set[tuple[tuple[int, int], ...]]:
         """Every equation (gauge ties excluded) as a canonical linear form; for comparing engines."""
         forms = {((a, 1), (b, -1)) for a, b in self.equalities.tolist()}
         forms.update(self.additive_rows())
         return forms
+
+
+#: Kinds of equations: ``W_a = W_b``; ``W_a = 0``; coefficients ±1 (sums equal sums); any other.
+CONSTRAINT_KINDS = ("equality", "zero", "additive", "general linear")
+
+
+def constraint_kind(terms: tuple[tuple[int, int], ...]) -> str:
+    """``"equality"`` (``W_a − W_b``), ``"zero"`` (``c·W_a``), ``"additive"`` (every coefficient ±1) or
+    ``"general linear"``, for a canonical form.
+
+    >>> constraint_kind(((0, 1), (3, -1))), constraint_kind(((2, 1),)), constraint_kind(((0, 2), (1, -1)))
+    ('equality', 'zero', 'general linear')
+    """
+    if len(terms) == 1:
+        return "zero"
+    if len(terms) == 2 and terms[0][1] == 1 and terms[1][1] == -1:
+        return "equality"
+    return "additive" if all(abs(c) == 1 for _, c in terms) else "general linear"
 
 
 def canonical_form(terms: Iterable[tuple[int, int]]) -> tuple[tuple[int, int], ...] | None:

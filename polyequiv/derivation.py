@@ -1,9 +1,11 @@
 """`derive`: from a layer spec to its equations, classes and exact counts, in one call.
 
-    >>> from polyequiv import LayerSpec, derive
+    >>> from polyequiv import LayerSpec, MatrixLayerSpec, derive
     >>> result = derive(LayerSpec(n=5, degree=2))
     >>> result.distinct_weights, result.free_parameters, result.function_dim
     (4, 4, 4)
+    >>> derive(MatrixLayerSpec("O(3)", degree=3, input="V", output="V")).free_parameters  # x |x|²
+    1
 
 Counts
 ------
@@ -47,6 +49,7 @@ from polyequiv.errors import SpecError
 from polyequiv.exact import exact_nullspace, exact_rank
 from polyequiv.graph import ConstraintGraph
 from polyequiv.indexing import WeightIndex
+from polyequiv.matrix_spec import MatrixLayerSpec
 from polyequiv.spec import LayerSpec
 
 ENGINES = ("auto", "symbolic", "sparse")
@@ -56,7 +59,7 @@ ENGINES = ("auto", "symbolic", "sparse")
 class Derivation:
     """Everything derived for one layer spec.  Build it with :func:`derive`."""
 
-    spec: LayerSpec
+    spec: LayerSpec | MatrixLayerSpec
     system: ConstraintSystem
     graph: ConstraintGraph
     distinct_weights: int
@@ -80,7 +83,8 @@ class Derivation:
         return self.free_parameters - self.function_dim
 
     @cached_property
-    def group_order(self) -> int:
+    def group_order(self) -> int | None:
+        """Exact order of the group; ``None`` for a continuous (or too large finite) matrix group."""
         return group_order(self.spec)
 
     def equations(self, limit: int | None = None) -> list[Equality | AdditiveConstraint]:
@@ -99,11 +103,12 @@ class Derivation:
         return free_basis(self.graph)
 
     def summary(self) -> dict[str, Any]:
-        """The counts as a JSON-ready dict (no equations, no classes)."""
-        return {
+        """The counts as a JSON-ready dict (no equations, no classes); a matrix group adds its Lie
+        algebra's dimension and the equations by kind (equality, zero, additive, general linear)."""
+        data = {
             "spec": self.spec.to_dict(),
             "group_order": self.group_order,
-            "generators": [groups.format_cycles(g) for g in self.spec.group_generators],
+            "generators": None,
             "weights": self.num_weights,
             "equality_constraints": self.system.num_equalities,
             "additive_constraints": self.system.num_additive,
@@ -116,20 +121,33 @@ class Derivation:
             "engine": self.engine,
             "seconds": round(self.seconds, 6),
         }
+        if not isinstance(self.spec, MatrixLayerSpec):
+            data["generators"] = [groups.format_cycles(g) for g in self.spec.group_generators]
+            return data
+        group = self.spec.group
+        data["generators"] = {"permutation": [groups.format_cycles(g) for g in group.permutation_generators]}
+        data["generators"].update(group.matrix.describe_generators())
+        data["lie_algebra_dim"] = group.matrix.lie_dim
+        data["constraint_kinds"] = self.system.kind_counts()
+        return data
 
 
-def derive(spec: LayerSpec, engine: str = "auto") -> Derivation:
+def derive(spec: LayerSpec | MatrixLayerSpec, engine: str = "auto") -> Derivation:
     """Derive the equations of ``spec``, classify them, and count exactly.
 
     Parameters
     ----------
-    spec : LayerSpec
-        The layer and its group.
+    spec : LayerSpec or MatrixLayerSpec
+        The layer and its group: a permutation group, or a matrix group
+        (:mod:`polyequiv.matrix_spec`, e.g. ``MatrixLayerSpec("O(3)", 3, "2*1 + 2*V", "V2")``).
     engine : {"auto", "symbolic", "sparse"}
         ``symbolic`` expands with sympy (the seed's method); ``sparse`` uses
         index arithmetic and scales to hundreds of thousands of weights; both
         give the same equations.  ``auto`` is the sparse engine (faster at every
-        size); ``symbolic`` is the independent cross-check.
+        size); ``symbolic`` is the independent cross-check.  Matrix groups have one
+        engine of each kind for every group (:mod:`polyequiv.engines.matrix`,
+        :mod:`polyequiv.engines.matrix_symbolic`), whose equations are general
+        linear forms with integer coefficients.
 
     Raises
     ------
@@ -138,27 +156,20 @@ def derive(spec: LayerSpec, engine: str = "auto") -> Derivation:
     SizeLimitError
         When the request is too large, with the estimate that decided it.
     """
-    if not isinstance(spec, LayerSpec):
+    if not isinstance(spec, LayerSpec | MatrixLayerSpec):
         raise SpecError(
             f"derive needs a LayerSpec, got {type(spec).__name__} {spec!r}; "
             "e.g. derive(LayerSpec(n=5, degree=2)) or derive(LayerSpec.parse('S5 quadratic ordered "
-            "equivariant'))"
+            "equivariant')); for a matrix group derive(MatrixLayerSpec('O(3)', 3, 'V', 'V'))"
         )
     if engine not in ENGINES:
         raise SpecError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     started = time.perf_counter()
     engine = limits.choose_engine(spec, engine)
-    limits.check_sparse(spec)
-    limits.check_blockwise(limits.estimate_exact_nonzeros(spec), f"{spec} (estimated)")
-    if engine == "symbolic":
-        limits.check_symbolic(spec)
-    index = WeightIndex(spec)
-    if engine == "symbolic":
-        from polyequiv.engines.symbolic import derive_symbolic  # sympy, imported only here
-
-        system = derive_symbolic(index)
+    if isinstance(spec, MatrixLayerSpec):
+        system = _matrix_system(spec, engine)
     else:
-        system = derive_sparse(index)
+        system = _permutation_system(spec, engine)
     graph = ConstraintGraph(system)
     counts = count_parameters(graph)
     return Derivation(
@@ -169,6 +180,36 @@ def derive(spec: LayerSpec, engine: str = "auto") -> Derivation:
         seconds=time.perf_counter() - started,
         **counts,
     )
+
+
+def _permutation_system(spec: LayerSpec, engine: str) -> ConstraintSystem:
+    limits.check_sparse(spec)
+    limits.check_blockwise(limits.estimate_exact_nonzeros(spec), f"{spec} (estimated)")
+    if engine == "symbolic":
+        limits.check_symbolic(spec)
+    index = WeightIndex(spec)
+    if engine == "symbolic":
+        from polyequiv.engines.symbolic import derive_symbolic  # sympy, imported only here
+
+        return derive_symbolic(index)
+    return derive_sparse(index)
+
+
+def _matrix_system(spec: MatrixLayerSpec, engine: str) -> ConstraintSystem:
+    """The equations of a matrix group: one engine for every group (:mod:`polyequiv.engines.matrix`),
+    and its literal sympy cross-check (:mod:`polyequiv.engines.matrix_symbolic`)."""
+    limits.check_matrix(spec)
+    index = WeightIndex(spec)
+    if engine == "symbolic":
+        limits.check_matrix_symbolic(spec)
+        from polyequiv.engines.matrix_symbolic import derive_matrix_symbolic  # sympy, imported only here
+
+        return derive_matrix_symbolic(index)
+    from polyequiv.engines.matrix import derive_matrix
+
+    system = derive_matrix(index)
+    system.engine = "sparse"
+    return system
 
 
 METHODS = ("blockwise", "global")
@@ -260,9 +301,12 @@ def _slot_rows(graph: ConstraintGraph) -> list[dict[int, int]]:
     return [dict(row) for row in rows]
 
 
-def group_order(spec: LayerSpec) -> int:
+def group_order(spec: LayerSpec | MatrixLayerSpec) -> int | None:
     """Exact order: n! for Sₙ, n for Cₙ, 2n for Dₙ (n ≥ 3), H·W for the torus, sympy's Schreier–Sims
-    for custom groups and the torus with the square's symmetries."""
+    for custom groups and the torus with the square's symmetries; for a matrix group its order when it
+    is finite (``2ⁿ n!`` for ``B(n)``), ``None`` when it is continuous."""
+    if isinstance(spec, MatrixLayerSpec):
+        return spec.group.order
     n = spec.n
     if spec.group == "symmetric":
         return math.factorial(n)

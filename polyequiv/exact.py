@@ -110,6 +110,28 @@ def nullspace_by_free_column(
     return basis
 
 
+#: Entries (rows × columns) up to which :func:`dense_rank` builds a dense FLINT matrix.
+MAX_DENSE_RANK_ENTRIES = 4_000_000
+
+
+def dense_rank(rows: Sequence[SparseRow], num_columns: int) -> int:
+    """Rank over Q of ``rows`` as a dense integer matrix (FLINT's fraction-free ``fmpz_mat.rank``): exact
+    like :func:`exact_rank`, and much faster on the dense blocks that Lie-algebra constraints produce.
+
+    >>> dense_rank([{0: 1, 1: -1}, {1: 1, 2: -1}, {0: 1, 2: -1}], 3)
+    2
+    """
+    if not rows or num_columns == 0:
+        return 0
+    import flint
+
+    matrix = flint.fmpz_mat(len(rows), num_columns)
+    for r, row in enumerate(rows):
+        for c, v in row.items():
+            matrix[r, int(c)] = int(v)
+    return int(matrix.rank())
+
+
 #: The Mersenne prime 2⁶¹ − 1, the default modulus of :func:`modular_rank`.
 MERSENNE_61 = 2**61 - 1
 #: A second prime (2⁶¹ − 1 is prime, and so is 2³¹ − 1) for cross-checks.

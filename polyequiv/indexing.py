@@ -30,6 +30,7 @@ from functools import cached_property
 
 import numpy as np
 
+from polyequiv.matrix_spec import MatrixLayerSpec
 from polyequiv.spec import LayerSpec
 
 BIAS_LABEL = "b"
@@ -37,9 +38,10 @@ BIAS_LABEL = "b"
 
 @dataclass(frozen=True)
 class WeightIndex:
-    """Weights, tuples, monomials and slots of one :class:`LayerSpec`."""
+    """Weights, tuples, monomials and slots of one :class:`LayerSpec` (or :class:`MatrixLayerSpec`: its
+    inputs and outputs are the coordinates of :mod:`polyequiv.matrix_reps`)."""
 
-    spec: LayerSpec
+    spec: LayerSpec | MatrixLayerSpec
 
     # ------------------------------------------------------------------ sizes
     @property
@@ -124,12 +126,12 @@ class WeightIndex:
     # ------------------------------------------------------------------ names
     @cached_property
     def _input_labels(self) -> list[str]:
-        labels = self.spec.input.coordinate_labels(self.spec.n)
+        labels = self.spec.input_labels()
         return labels + ([BIAS_LABEL] if self.spec.bias else [])
 
     @cached_property
     def _output_labels(self) -> list[str]:
-        return self.spec.output.coordinate_labels(self.spec.n)
+        return self.spec.output_labels()
 
     @cached_property
     def _separate_indices(self) -> bool:

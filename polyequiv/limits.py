@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 from polyequiv.errors import SizeLimitError
+from polyequiv.matrix_spec import MatrixLayerSpec
 from polyequiv.spec import LayerSpec
 
 #: Weights the sparse engine accepts (≈ 120 bytes per weight at peak, so ≈ 3 GB).
@@ -118,8 +119,7 @@ def check_sparse(spec: LayerSpec) -> None:
         )
 
 
-def check_symbolic(spec: LayerSpec) -> None:
-    """Refuse a spec too large for sympy expansion, naming the estimate and the limit."""
+def _check_symbolic_weights(spec: LayerSpec | MatrixLayerSpec) -> None:
     weights = estimate_weights(spec)
     if weights > MAX_SYMBOLIC_WEIGHTS:
         raise SizeLimitError(
@@ -128,6 +128,11 @@ def check_symbolic(spec: LayerSpec) -> None:
             estimate=weights,
             limit=MAX_SYMBOLIC_WEIGHTS,
         )
+
+
+def check_symbolic(spec: LayerSpec) -> None:
+    """Refuse a spec too large for sympy expansion, naming the estimate and the limit."""
+    _check_symbolic_weights(spec)
     terms = estimate_symbolic_terms(spec)
     if terms > MAX_SYMBOLIC_TERMS:
         raise SizeLimitError(
@@ -183,3 +188,69 @@ def choose_engine(spec: LayerSpec, engine: str) -> str:
     independent cross-check, chosen explicitly with ``engine="symbolic"``.
     """
     return "sparse" if engine == "auto" else engine
+
+
+# ---------------------------------------------------------------------------------------------- matrix groups
+
+#: Nonzeros the matrix engine may build over all generators (three int64 arrays, sorted: ≈ 60 bytes each).
+MAX_MATRIX_ENTRIES = 30_000_000
+#: Equation nonzeros the symbolic matrix engine may expand (measured 0.35–1.2 ms each with sympy).
+MAX_MATRIX_SYMBOLIC_ENTRIES = 30_000
+
+
+def _row_nonzeros(matrix: tuple[tuple[object, ...], ...]) -> int:
+    return max(sum(1 for v in row if v != 0) for row in matrix)
+
+
+def estimate_matrix_entries(spec: MatrixLayerSpec) -> int:
+    """Nonzeros of the coefficient-matching equations of a matrix group, summed over its generators.
+
+    A finite generator whose rows have ``r`` nonzeros acts on a tensor power ``k`` with ``r^k`` per row,
+    and ``Sym^d`` of that has at most ``r^{kd}`` per monomial; a Lie generator (a derivation) at most
+    ``d·k·r``.  Each generator gives ``#outputs · nnz(S) + nnz(R) · #monomials`` nonzeros.
+    """
+    big_m, outputs, d = num_monomials(spec), spec.num_outputs, spec.degree
+    top_in, top_out = spec.input.max_power, spec.output.max_power
+    total = 2 * outputs * big_m * len(spec.group.permutation_generators)
+    for generator in spec.group.matrix.finite:
+        r = _row_nonzeros(generator)
+        total += outputs * big_m * r ** (top_in * d) + outputs * r**top_out * big_m
+    for generator in spec.group.matrix.lie:
+        r = _row_nonzeros(generator)
+        total += outputs * big_m * max(d * top_in * r, 1) + outputs * max(top_out * r, 1) * big_m
+    return total
+
+
+def check_matrix(spec: MatrixLayerSpec) -> None:
+    """Refuse a matrix-group spec too large for the matrix engine, naming the estimate and the limit."""
+    weights = estimate_weights(spec)
+    if weights > MAX_WEIGHTS:
+        raise SizeLimitError(
+            f"{spec} has {weights:,} weights; the limit is {MAX_WEIGHTS:,}. Use a lower degree, fewer "
+            "copies or a smaller group dimension",
+            estimate=weights,
+            limit=MAX_WEIGHTS,
+        )
+    entries = estimate_matrix_entries(spec)
+    if entries > MAX_MATRIX_ENTRIES:
+        raise SizeLimitError(
+            f"{spec} would build about {entries:,} equation nonzeros ({spec.group.generator_count} "
+            f"generators, {weights:,} weights; ≈ {entries * 60 / 1e9:,.2g} GB); the limit is "
+            f"{MAX_MATRIX_ENTRIES:,}. Use a lower degree or fewer copies",
+            estimate=entries,
+            limit=MAX_MATRIX_ENTRIES,
+        )
+
+
+def check_matrix_symbolic(spec: MatrixLayerSpec) -> None:
+    """Refuse a matrix-group spec too large for sympy expansion (the symbolic cross-check)."""
+    _check_symbolic_weights(spec)
+    terms = estimate_matrix_entries(spec)
+    if terms > MAX_MATRIX_SYMBOLIC_ENTRIES:
+        raise SizeLimitError(
+            f"the symbolic engine would expand about {terms:,} equation terms for {spec} (about "
+            f"{terms * 5e-4:,.0f} s); the limit is {MAX_MATRIX_SYMBOLIC_ENTRIES:,}. Use --engine sparse "
+            "(same equations)",
+            estimate=terms,
+            limit=MAX_MATRIX_SYMBOLIC_ENTRIES,
+        )

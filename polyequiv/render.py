@@ -15,6 +15,7 @@ import string
 from collections.abc import Callable
 from typing import Any
 
+from polyequiv.constraints import CONSTRAINT_KINDS, AdditiveConstraint, Equality, constraint_kind
 from polyequiv.derivation import Derivation
 from polyequiv.patterns import Pattern, PatternCount, layer_patterns, pattern_of_slot
 
@@ -41,16 +42,15 @@ def counts_lines(result: Derivation) -> list[str]:
     s = result.summary()
     total = s["weights"]
     share = 100.0 * s["distinct_weights"] / total if total else 0.0
-    rows = [
-        ("layer", str(result.spec)),
-        (
-            "group",
-            f"{result.spec.group_label}, order {s['group_order']:,}, {len(s['generators'])} generators",
-        ),
-        ("weights", f"{total:,}"),
-        ("equalities", f"{s['equality_constraints']:,}"),
-        ("additive constraints", f"{s['additive_constraints']:,}"),
-    ]
+    rows = [("layer", str(result.spec)), ("group", _group_line(result)), ("weights", f"{total:,}")]
+    if "constraint_kinds" in s:  # a matrix group: equations of every kind
+        kinds = s["constraint_kinds"]
+        rows += [(_KIND_HEADINGS[kind], f"{kinds[kind]:,}") for kind in CONSTRAINT_KINDS if kinds[kind]]
+    else:
+        rows += [
+            ("equalities", f"{s['equality_constraints']:,}"),
+            ("additive constraints", f"{s['additive_constraints']:,}"),
+        ]
     if s["gauge_ties"]:
         rows.append(("gauge ties", f"{s['gauge_ties']:,}"))
     if s["merged_by_additive"]:
@@ -68,19 +68,58 @@ def counts_lines(result: Derivation) -> list[str]:
     return [f"{name.ljust(width)}  {value}" for name, value in rows]
 
 
-def equation_lines(result: Derivation, limit: int | None = DEFAULT_EQUATION_LIMIT) -> list[str]:
-    """Equalities, additive constraints and gauge ties, grouped under headings."""
+#: Headings of the equation kinds of :func:`polyequiv.constraints.constraint_kind`.
+_KIND_HEADINGS = {
+    "equality": "equalities",
+    "zero": "zero constraints",
+    "additive": "additive constraints",
+    "general linear": "general linear constraints",
+}
+
+
+def _group_line(result: Derivation) -> str:
+    s = result.summary()
+    if "lie_algebra_dim" not in s:
+        return f"{result.spec.group_label}, order {s['group_order']:,}, {len(s['generators'])} generators"
+    gens = s["generators"]
+    order = "continuous" if s["group_order"] is None else f"order {s['group_order']:,}"
+    parts = [f"{len(gens['permutation'])} permutation"] if gens["permutation"] else []
+    parts += [f"{len(gens['finite'])} finite", f"{len(gens['lie'])} Lie"]
+    return f"{result.spec.group_label}, {order}, generators: {' + '.join(parts)}"
+
+
+def _heading(equation: Equality | AdditiveConstraint) -> str:
+    if isinstance(equation, AdditiveConstraint):
+        return _KIND_HEADINGS[constraint_kind(equation.terms)]
+    return "gauge ties" if equation.kind == "gauge" else "equalities"
+
+
+def _sample_by_kind(result: Derivation, per_kind: int) -> list[Equality | AdditiveConstraint]:
+    """The first ``per_kind`` equations under every heading (a matrix group's sample: every kind shows)."""
+    taken: dict[str, int] = {}
+    out = []
+    for equation in result.equations():
+        heading = _heading(equation)
+        if taken.get(heading, 0) < per_kind:
+            taken[heading] = taken.get(heading, 0) + 1
+            out.append(equation)
+    return out
+
+
+def equation_lines(
+    result: Derivation, limit: int | None = DEFAULT_EQUATION_LIMIT, *, per_kind: bool = False
+) -> list[str]:
+    """Equalities, the other equations by kind (zero, additive, general linear) and gauge ties, grouped
+    under headings: the first ``limit`` equations, or with ``per_kind`` the first ``limit // 4`` of each
+    kind."""
     index = result.index
-    groups: dict[str, list[str]] = {"equalities": [], "additive constraints": [], "gauge ties": []}
-    for equation in result.equations(limit):
-        kind = getattr(equation, "kind", "additive")
-        key = {"equivariance": "equalities", "gauge": "gauge ties"}.get(kind, "additive constraints")
-        groups[key].append(equation.text(index))
-    totals = {
-        "equalities": result.system.num_equalities,
-        "additive constraints": result.system.num_additive,
-        "gauge ties": int(result.system.gauge_ties.shape[0]),
-    }
+    groups: dict[str, list[str]] = {heading: [] for heading in (*_KIND_HEADINGS.values(), "gauge ties")}
+    sample = _sample_by_kind(result, limit // 4) if per_kind and limit else result.equations(limit)
+    for equation in sample:
+        groups[_heading(equation)].append(equation.text(index))
+    kinds = result.system.kind_counts()
+    totals = {_KIND_HEADINGS[kind]: count for kind, count in kinds.items()}
+    totals["gauge ties"] = int(result.system.gauge_ties.shape[0])
     lines = []
     for heading, items in groups.items():
         if not totals[heading]:
@@ -207,12 +246,14 @@ def text_report(
     show_constraints: bool,
     show_classes: bool,
     style: Callable[[str, int], str] | None = None,
+    show_basis: bool = False,
 ) -> str:
     """The ``polyequiv derive`` text output: counts, equations (a sample unless
     ``show_constraints``), classes (if asked) and the picture of the tied tensor."""
     lines = counts_lines(result)
     limit = None if show_constraints else SAMPLE_EQUATIONS
-    lines += ["", *equation_lines(result, limit)]
+    matrix = "lie_algebra_dim" in result.summary()
+    lines += ["", *equation_lines(result, limit, per_kind=matrix)]
     if not show_constraints and len(result.equations(SAMPLE_EQUATIONS + 1)) > SAMPLE_EQUATIONS:
         lines.append("  (--show-constraints lists them all)")
     if show_classes:
@@ -220,8 +261,38 @@ def text_report(
     if result.spec.group == "symmetric":
         lines += ["", "patterns (indices in one block equal, in different blocks distinct):"]
         lines += pattern_lines(result, limit=None if show_classes else 40)
-    lines += ["", "tied weight tensor (one letter per class):", *picture_lines(result, style)]
+    if "lie_algebra_dim" in result.summary() or show_basis:
+        shown = None if show_basis else SAMPLE_BASIS
+        lines += ["", f"exact basis ({result.free_parameters:,} free parameters, W = Σ θ_j B_j):"]
+        lines += basis_lines(result, shown)
+    if "lie_algebra_dim" not in result.summary():
+        lines += ["", "tied weight tensor (one letter per class):", *picture_lines(result, style)]
     return "\n".join(lines)
+
+
+#: Basis vectors the text report shows unless all are asked for.
+SAMPLE_BASIS = 8
+
+
+def basis_vectors(result: Derivation) -> list[dict[str, str]]:
+    """The exact basis on weights: for each free parameter ``j``, ``{weight name: value}`` of ``B_j``
+    (values as ``"p/q"`` strings or integers written as strings), weights in id order."""
+    members = result.graph.class_members
+    out = []
+    for vector in result.free_basis:
+        entries = {int(w): value for c, value in vector.items() for w in members[c]}
+        out.append({result.index.weight_name(w): str(entries[w]) for w in sorted(entries)})
+    return out
+
+
+def basis_lines(result: Derivation, limit: int | None = SAMPLE_BASIS) -> list[str]:
+    """``B_j: W^.. = 1, W^.. = −1/2, …`` per free parameter (at most ``limit`` vectors)."""
+    vectors = basis_vectors(result) if limit is None else basis_vectors(result)[:limit]
+    lines = [f"  B{j + 1}: " + ", ".join(f"{name} = {value}" for name, value in vector.items())
+             for j, vector in enumerate(vectors)]
+    if limit is not None and result.free_parameters > limit:
+        lines.append(f"  … {result.free_parameters - limit:,} more (--show-basis lists them all)")
+    return lines
 
 
 def latex_report(result: Derivation, limit: int | None = DEFAULT_EQUATION_LIMIT) -> str:
@@ -248,8 +319,10 @@ def json_object(
     show_constraints: bool,
     show_classes: bool,
     equation_limit: int | None = None,
+    show_basis: bool = False,
 ) -> dict[str, Any]:
-    """The ``polyequiv derive --format json`` object (a pattern count gives its summary)."""
+    """The ``polyequiv derive --format json`` object (a pattern count gives its summary); a matrix group's
+    (or, with ``show_basis``, any) object carries the exact basis on weights under ``"basis"``."""
     data = result.summary()
     if isinstance(result, PatternCount):
         return data
@@ -259,20 +332,24 @@ def json_object(
             data["class_patterns"] = [str(slot_pattern(result, m[0])) for m in result.graph.class_members]
     if show_constraints:
         data["equations"] = [eq.text(result.index) for eq in result.equations(equation_limit)]
+    if show_basis or "lie_algebra_dim" in data:
+        data["basis"] = basis_vectors(result)
     return data
 
 
 def count_table(results: list[Derivation | PatternCount]) -> str:
     """The seed's table (22) layout: n, distinct weights, total weights, percentage, free, function dim,
     seconds, and the path that counted (``symbolic``, ``sparse`` or ``patterns``)."""
-    header = ("n", "distinct", "weights", "%", "free", "function dim", "seconds", "path")
+    matrix = any(r.spec.shape is None and not isinstance(r.spec.group, str) for r in results)
+    first = "group" if matrix else "n"
+    header = (first, "distinct", "weights", "%", "free", "function dim", "seconds", "path")
     rows = []
     for r in results:
         pct = 100.0 * r.distinct_weights / r.num_weights if r.num_weights else 0.0
         weights = f"{r.num_weights:,}" if r.num_weights < 10**15 else f"{r.num_weights:.3e}"
         rows.append(
             (
-                str(r.spec.n) if r.spec.shape is None else f"{r.spec.shape[0]}x{r.spec.shape[1]}",
+                _size_label(r.spec),
                 f"{r.distinct_weights:,}",
                 weights,
                 f"{pct:.1f}",
@@ -285,3 +362,10 @@ def count_table(results: list[Derivation | PatternCount]) -> str:
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
     fmt = "  ".join("{:>" + str(w) + "}" for w in widths)
     return "\n".join([fmt.format(*header), *(fmt.format(*row) for row in rows)])
+
+
+def _size_label(spec: Any) -> str:
+    """The first column of the count table: n, the grid shape, or a matrix group's name."""
+    if spec.shape is not None:
+        return f"{spec.shape[0]}x{spec.shape[1]}"
+    return str(spec.n) if isinstance(spec.group, str) else spec.group_label

@@ -2,7 +2,7 @@
 
 A scheme holds what a tied layer needs and nothing else:
 
-* the :class:`LayerSpec`;
+* the :class:`LayerSpec` (or :class:`MatrixLayerSpec` for a matrix group);
 * ``class_of_weight``: weight id → class id (see :mod:`polyequiv.indexing` for
   the numbering of weights);
 * ``basis``: the exact basis ``B`` (classes × free parameters, rational) of the
@@ -40,7 +40,7 @@ from polyequiv import limits
 from polyequiv.derivation import Derivation, derive
 from polyequiv.errors import SchemeFileError, SpecError
 from polyequiv.fileio import atomic_write_text
-from polyequiv.spec import LayerSpec
+from polyequiv.specs import AnySpec, spec_from_dict
 
 FORMAT = "polyequiv-tying-scheme"
 VERSION = 1
@@ -52,13 +52,13 @@ class TyingScheme:
 
     Attributes
     ----------
-    spec : LayerSpec
+    spec : LayerSpec or MatrixLayerSpec
     class_of_weight : (W,) int64 array
     basis : tuple of (class, free parameter, Fraction) triplets, the nonzeros of ``B``
     num_classes, num_free, function_dim : int
     """
 
-    spec: LayerSpec
+    spec: AnySpec
     class_of_weight: np.ndarray
     basis: tuple[tuple[int, int, Fraction], ...]
     num_classes: int
@@ -82,7 +82,7 @@ class TyingScheme:
         )
 
     @classmethod
-    def from_spec(cls, spec: LayerSpec, engine: str = "auto") -> TyingScheme:
+    def from_spec(cls, spec: AnySpec, engine: str = "auto") -> TyingScheme:
         return cls.from_derivation(derive(spec, engine=engine))
 
     @property
@@ -213,7 +213,7 @@ def scheme_from_dict(data: Any, *, source: str = "scheme", rederive: bool = True
     if data["sha256"] != content_hash(data):
         raise fail("content hash does not match: the file was changed after it was written")
     try:
-        spec = LayerSpec.from_dict(data["spec"])
+        spec = spec_from_dict(data["spec"])
     except (SpecError, TypeError) as error:
         raise fail(f"invalid spec: {error}") from None
     for name in ("num_weights", "num_classes", "num_free", "function_dim"):

@@ -238,6 +238,14 @@ class LayerSpec:
     def equivariant(self) -> bool:
         return self.mode == "equivariant"
 
+    def input_labels(self) -> list[str]:
+        """Printable name of every input coordinate (the bias input excluded), see :mod:`polyequiv.reps`."""
+        return self.input.coordinate_labels(self.n)
+
+    def output_labels(self) -> list[str]:
+        """Printable name of every output coordinate."""
+        return self.output.coordinate_labels(self.n)
+
     @cached_property
     def group_generators(self) -> tuple[tuple[int, ...], ...]:
         """The generators, in array form on ``0 .. n-1`` (empty for a trivial group)."""
@@ -274,12 +282,8 @@ class LayerSpec:
 
     def __str__(self) -> str:
         representations = self.mode if self.is_set_layer else f"{self.input} -> {self.output}"
-        parts = [self.group_label, self.degree_name, self.indexing, representations]
-        if self.bias:
-            parts.append("+bias")
-        if self.gauge == "symmetric":
-            parts.append("+symmetric-gauge")
-        return " ".join(parts)
+        return " ".join([self.group_label, self.degree_name, self.indexing, representations,
+                         *flag_tokens(self.bias, self.gauge)])
 
     @classmethod
     def parse(cls, text: str) -> LayerSpec:
@@ -327,18 +331,7 @@ class LayerSpec:
             kwargs["degree"] = int(degree_token.split("-")[1])
         else:
             raise SpecError(f"unknown degree {degree_token!r} in layer spec {text!r}")
-        tokens = _take_representations(tokens, kwargs, text)
-        for token in tokens:
-            if token in INDEXINGS:
-                kwargs["indexing"] = token
-            elif token in MODES:
-                kwargs["mode"] = token
-            elif token == "+bias":
-                kwargs["bias"] = True
-            elif token == "+symmetric-gauge":
-                kwargs["gauge"] = "symmetric"
-            else:
-                raise SpecError(f"unknown token {token!r} in layer spec {text!r}")
+        read_flags(_take_representations(tokens, kwargs, text), kwargs, text)
         return cls(**kwargs)
 
     # ------------------------------------------------------------------ JSON
@@ -387,8 +380,11 @@ class LayerSpec:
 _KEYWORDS = {*INDEXINGS, *MODES, "+bias", "+symmetric-gauge"}
 
 
-def _take_representations(tokens: list[str], kwargs: dict[str, Any], text: str) -> list[str]:
-    """Pull ``IN -> OUT`` out of the spec tokens (a representation may span tokens: ``V + E``)."""
+def _take_representations(
+    tokens: list[str], kwargs: dict[str, Any], text: str, parse: Any = Representation.parse
+) -> list[str]:
+    """Pull ``IN -> OUT`` out of the spec tokens (a representation may span tokens: ``V + E``);
+    ``parse`` reads each side (:meth:`Representation.parse` by default)."""
     if "->" not in tokens:
         return tokens
     arrow = tokens.index("->")
@@ -400,8 +396,31 @@ def _take_representations(tokens: list[str], kwargs: dict[str, Any], text: str) 
     left, right = " ".join(tokens[start:arrow]), " ".join(tokens[arrow + 1 : stop])
     if not left or not right:
         raise SpecError(f"layer spec {text!r} needs a representation on both sides of '->'")
-    kwargs["input"], kwargs["output"] = Representation.parse(left), Representation.parse(right)
+    kwargs["input"], kwargs["output"] = parse(left), parse(right)
     return tokens[:start] + tokens[stop:]
+
+
+def flag_tokens(bias: bool, gauge: str) -> list[str]:
+    """The trailing tokens of a spec string: ``+bias``, ``+symmetric-gauge`` (those that apply)."""
+    return ["+bias"] * bias + ["+symmetric-gauge"] * (gauge == "symmetric")
+
+
+def read_flags(
+    tokens: list[str], kwargs: dict[str, Any], text: str, *, modes: tuple[str, ...] = MODES
+) -> None:
+    """The tokens after the representations: indexing, mode (one of ``modes``), ``+bias``,
+    ``+symmetric-gauge``, into ``kwargs``; anything else is a :class:`SpecError`."""
+    for token in tokens:
+        if token in INDEXINGS:
+            kwargs["indexing"] = token
+        elif token in modes:
+            kwargs["mode"] = token
+        elif token == "+bias":
+            kwargs["bias"] = True
+        elif token == "+symmetric-gauge":
+            kwargs["gauge"] = "symmetric"
+        else:
+            raise SpecError(f"unknown token {token!r} in layer spec {text!r}")
 
 
 def _check_int(name: str, value: object, *, minimum: int) -> None:

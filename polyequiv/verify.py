@@ -27,6 +27,14 @@ from polyequiv.engines.sparse import slot_pairs
 from polyequiv.errors import SizeLimitError, SpecError
 from polyequiv.graph import component_labels
 from polyequiv.indexing import WeightIndex
+from polyequiv.matrix_elements import (
+    Element,
+    action_matrices,
+    character_count,
+    generator_elements,
+    random_elements,
+)
+from polyequiv.matrix_spec import MatrixLayerSpec
 from polyequiv.orbits import (
     MAX_ENUMERATED_ORDER,
     MAX_SYMMETRIC_N,
@@ -90,7 +98,7 @@ class VerificationReport:
     """What :func:`verify` checked and found."""
 
     spec: str
-    group_order: int
+    group_order: int | None
     elements_checked: int
     inputs_checked: int
     max_residual: float
@@ -111,10 +119,11 @@ class VerificationReport:
         return data
 
     def lines(self) -> list[str]:
+        order = "infinite order" if self.group_order is None else f"order {self.group_order:,}"
         lines = [
             f"layer                {self.spec}",
-            f"group elements       {self.elements_checked} random elements of a group of order "
-            f"{self.group_order:,} (+ generators), {self.inputs_checked} random inputs",
+            f"group elements       {self.elements_checked} random elements of a group of {order} "
+            f"(+ generators), {self.inputs_checked} random inputs",
             f"equivariance error   {self.max_residual:.2e} (tolerance {TOLERANCE:.0e})",
         ]
         if self.perturbed_weight is None:
@@ -148,6 +157,8 @@ def verify(result: Derivation, *, elements: int = 20, inputs: int = 8, seed: int
         When the sampled elements or the input products would exceed :data:`MAX_VERIFY_ENTRIES`.
     """
     spec, index = result.spec, result.index
+    if isinstance(spec, MatrixLayerSpec):
+        return _verify_matrix(result, elements=elements, inputs=inputs, seed=seed)
     _check_sizes(spec.n, index.num_tuples, elements=elements, inputs=inputs, seed=seed)
     rng = np.random.default_rng(seed)
     sampled = groups.random_group_elements(spec.n, spec.group_generators, elements, rng)
@@ -160,15 +171,10 @@ def verify(result: Derivation, *, elements: int = 20, inputs: int = 8, seed: int
     if not residual <= TOLERANCE:
         problems.append(f"equivariance error {residual:.2e} exceeds {TOLERANCE:.0e}")
 
-    target = _constrained_weight(index)
-    perturbed_name, perturbed_residual = None, None
-    if target is not None:
-        broken = weights.copy()
-        broken[target] += 1.0
-        perturbed_name = index.weight_name(target)
-        perturbed_residual = equivariance_residual(index, broken, all_elements, x)
-        if not perturbed_residual > BREAK_THRESHOLD:
-            problems.append(f"perturbing {perturbed_name} did not break equivariance")
+    perturbed_name, perturbed_residual = _perturb(
+        index, weights, _constrained_weight(index),
+        lambda w: equivariance_residual(index, w, all_elements, x), problems,
+    )
 
     method, independent, derived = _independent_count(result)
     if independent is not None and independent != derived:
@@ -186,6 +192,82 @@ def verify(result: Derivation, *, elements: int = 20, inputs: int = 8, seed: int
         derived_count=derived,
         problems=problems,
     )
+
+
+def matrix_equivariance_residual(
+    index: WeightIndex, weights: np.ndarray, elements: list[Element], x: np.ndarray
+) -> float:
+    """``max |f(ρ_in(h) x) − ρ_out(h) f(x)| / max |f(x)|`` over matrix-group elements ``h = (σ, g)``
+    (:mod:`polyequiv.matrix_elements`); ``ρ_out f(x)`` is ``f(x)`` for an invariant.
+
+    The scale is at least 10⁻³ of ``max Σ_t |W_t x^t|``, the size of the terms before they cancel, so a
+    layer whose function is zero (full indexing with ``function_dim = 0``: only gauge directions) is
+    measured by its rounding error rather than by 0/0."""
+    fx = evaluate_layer(index, weights, x)
+    terms = evaluate_layer(index, np.abs(weights), np.abs(x))
+    scale = max(float(np.abs(fx).max()), 1e-3 * float(np.abs(terms).max()), 1e-300)
+    worst = 0.0
+    for element in elements:
+        rho_in, rho_out = action_matrices(index.spec, element)
+        lhs = evaluate_layer(index, weights, x @ rho_in.T)
+        rhs = fx @ rho_out.T if index.spec.equivariant else fx
+        worst = max(worst, float(np.abs(lhs - rhs).max()) / scale)
+    return worst
+
+
+def _verify_matrix(result: Derivation, *, elements: int, inputs: int, seed: int) -> VerificationReport:
+    """:func:`verify` for a matrix group: the generators (``exp(0.3 A)`` for Lie ones) and random elements
+    ``exp(Σ c_i A_i)·w`` in float64, a perturbed weight, and the character count for finite groups."""
+    spec, index = result.spec, result.index
+    _check_sizes(spec.num_inputs, index.num_tuples, elements=elements, inputs=inputs, seed=seed)
+    rng = np.random.default_rng(seed)
+    checked = generator_elements(spec) + random_elements(spec, elements, rng)
+    x = rng.standard_normal((inputs, spec.num_coordinates))
+    weights = random_tied_weights(result, rng)
+    residual = matrix_equivariance_residual(index, weights, checked, x)
+    problems = [] if residual <= TOLERANCE else [f"equivariance error {residual:.2e} exceeds {TOLERANCE:.0e}"]
+    perturbed_name, perturbed_residual = _perturb(
+        index, weights, _first_constrained_weight(result),
+        lambda w: matrix_equivariance_residual(index, w, checked, x), problems,
+    )
+    independent = character_count(spec)
+    if independent is None:
+        method = (f"continuous group (Lie algebra of dimension {spec.group.matrix.lie_dim})"
+                  if spec.group.matrix.lie else "group too large to enumerate")
+    else:
+        method = "character averaging (Molien)"
+        if independent != result.function_dim:
+            problems.append(f"derived count {result.function_dim} differs from {method} count {independent}")
+    return VerificationReport(
+        spec=str(spec), group_order=result.group_order, elements_checked=elements, inputs_checked=inputs,
+        max_residual=residual, perturbed_weight=perturbed_name, perturbed_residual=perturbed_residual,
+        count_method=method, independent_count=independent, derived_count=result.function_dim,
+        problems=problems,
+    )
+
+
+def _perturb(
+    index: WeightIndex, weights: np.ndarray, target: int | None, residual_of, problems: list[str]
+) -> tuple[str | None, float | None]:
+    """Add 1 to weight ``target``: the residual ``residual_of(weights)`` must then exceed
+    :data:`BREAK_THRESHOLD` (else a problem is recorded).  Returns the weight's name and that residual."""
+    if target is None:
+        return None, None
+    broken = weights.copy()
+    broken[target] += 1.0
+    name, residual = index.weight_name(target), residual_of(broken)
+    if not residual > BREAK_THRESHOLD:
+        problems.append(f"perturbing {name} did not break equivariance")
+    return name, residual
+
+
+def _first_constrained_weight(result: Derivation) -> int | None:
+    """A weight that some equation involves: moving it alone changes a constrained coefficient, so the
+    layer must stop being equivariant (gauge ties excluded)."""
+    system = result.system
+    candidates = [system.equalities.reshape(-1), system.additive_weights]
+    present = np.concatenate(candidates) if any(c.size for c in candidates) else np.zeros(0, np.int64)
+    return int(present.min()) if present.size else None
 
 
 def _check_sizes(n: int, num_tuples: int, *, elements: int, inputs: int, seed: int) -> None:

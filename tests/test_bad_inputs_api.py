@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from polyequiv import LayerSpec, TyingScheme, derive, load_scheme
+from polyequiv import LayerSpec, MatrixLayerSpec, TyingScheme, derive, load_scheme, verify
+from polyequiv.matrix_groups import custom_matrix_group
 from polyequiv.nn import InvariantPolyReadout, SetPolyLayer, TensorPolyLayer, TiedPolynomialLayer
 
 SPEC = LayerSpec(n=4, degree=2)
@@ -109,6 +110,26 @@ CONSTRUCTION = [
     ("Tensor degree huge", lambda: TensorPolyLayer("E", "E", 9), "Bell(20)"),
     ("Tensor channels", lambda: TensorPolyLayer("E", "V", 1, 0, 1), "in_channels must be ≥ 1"),
     ("Tensor bias", lambda: TensorPolyLayer("E", "V", 1, bias="no"), "bias must be True or False"),
+    ("Matrix group", lambda: MatrixLayerSpec("O(x)", 1, "V", "V"), "unknown matrix group 'O(x)'"),
+    ("Matrix group type", lambda: MatrixLayerSpec(3, 1, "V", "V"), "cannot parse group 3"),
+    ("Matrix degree", lambda: MatrixLayerSpec("O(3)", -1, "V", "V"), "degree must be ≥ 0, got -1"),
+    ("Matrix bias", lambda: MatrixLayerSpec("O(3)", 1, "V", "V", bias="no"), "bias must be True or False"),
+    ("Matrix rep", lambda: MatrixLayerSpec("O(3)", 1, "E", "V"), "pairs of points"),
+    ("Matrix rep type", lambda: MatrixLayerSpec("O(3)", 1, 5, "V"), "cannot parse representation 5"),
+    ("Matrix points", lambda: MatrixLayerSpec("S(1) x O(3)", 1, "E⊗1", "V"), "needs n ≥ 2"),
+    ("Matrix gauge", lambda: MatrixLayerSpec("O(3)", 2, "V", "V", gauge="symmetric"), "only applies to full"),
+    ("Matrix parse", lambda: MatrixLayerSpec.parse("O(3) cubic ordered"), "needs its representations"),
+    ("Matrix parse token", lambda: MatrixLayerSpec.parse("O(3) cubic V -> V +bias sorted"),
+     "unknown token 'sorted'"),
+    ("Matrix from_dict", lambda: MatrixLayerSpec.from_dict({"group": "O(3)"}), "missing fields"),
+    ("Matrix custom singular", lambda: custom_matrix_group([[[1, 1], [1, 1]]], []), "is singular"),
+    ("Matrix derive huge", lambda: derive(MatrixLayerSpec("O(6)", 4, "3*V2", "V2")), "215,604,180 weights"),
+    ("Matrix symbolic huge", lambda: derive(MatrixLayerSpec("O(3)", 4, "4*V", "V"), engine="symbolic"),
+     "--engine sparse"),
+    ("Matrix verify elements", lambda: verify(derive(MatrixLayerSpec("O(2)", 1, "V", "V")), elements=0),
+     "elements must be an integer ≥ 1"),
+    ("Matrix tied channels", lambda: TiedPolynomialLayer(MatrixLayerSpec("O(2)", 1, "V", "V"), 2, 1),
+     "takes one channel"),
 ]
 
 FILES = [

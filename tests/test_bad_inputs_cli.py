@@ -42,6 +42,8 @@ SPEC_CASES = [
     (["derive", "-n", "5", "--bias", "yes"], "unexpected extra argument (yes)"),
     (["derive", "-n", "5", "--show-constraints", "all"], "unexpected extra argument (all)"),
     (["derive", "-n", "5", "--show-classes", "1"], "unexpected extra argument (1)"),
+    (["derive", "-n", "5", "--show-basis", "1"], "unexpected extra argument (1)"),
+    (["derive", "--matrix-generators", "{tmp}/absent.json"], "cannot read"),
     (["derive", "-n", "5", "--nonsense"], "No such option '--nonsense'"),
     # representations
     (["derive", "-n", "5", "--input", "X"], "unknown representation term 'X'"),
@@ -240,6 +242,7 @@ SHARED_SPEC_FLAGS = [
     (["--transpositions", "some"], "'some' is not one of"),
     (["--gauge", "symmetric"], "needs --indexing full"),
     (["--engine", "fast"], "'fast' is not one of"),
+    (["--matrix-generators", "{tmp}/file.txt"], "is not valid JSON"),
 ]
 SPEC_COMMANDS = {
     "count": (["count", "--n", "3"], "--output"),

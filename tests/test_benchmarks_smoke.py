@@ -115,3 +115,13 @@ def test_variety_training_benchmark_quick_mode_runs_and_reports_json() -> None:
     assert by_method["tied"]["params"] < by_method["projected"]["params"]
     assert by_method["projected"]["equation_residual"] <= 1e-12
     assert "| projected |" in completed.stdout
+
+
+def test_matrix_group_benchmark_quick_mode_times_the_grid_and_a_task() -> None:
+    completed = run_benchmark("bench_matrix_groups.py", "--quick")
+    document = json.loads(completed.stdout.split("\n\n")[0])
+    grid = {row["layer"]: row for row in document["grid"]}
+    assert grid["O(3) quadratic ordered 2*V -> 1"]["free_parameters"] == 3  # |x1|², x1·x2, |x2|²
+    (task,) = document["tasks"]
+    assert task["free_parameters"] == task["basis_printed"] == 6 and task["process_wall_seconds"] > 0
+    assert "load average" in completed.stdout

@@ -8,7 +8,7 @@ import sympy as sp
 from hypothesis import given
 from hypothesis import strategies as st
 
-from polyequiv.exact import exact_nullspace, exact_rank
+from polyequiv.exact import dense_rank, exact_nullspace, exact_rank
 
 matrices = st.integers(1, 6).flatmap(
     lambda cols: st.lists(st.lists(st.integers(-3, 3), min_size=cols, max_size=cols), min_size=0, max_size=7)
@@ -30,3 +30,10 @@ def test_rank_and_nullspace_match_sympy(rows: list[list[int]]) -> None:
     if basis:
         stacked = sp.Matrix([[vector.get(c, 0) for c in range(columns)] for vector in basis])
         assert stacked.rank() == len(basis)
+
+
+@given(matrices)
+def test_dense_flint_rank_matches_sympy(rows: list[list[int]]) -> None:
+    columns = len(rows[0]) if rows else 3
+    sparse = [{c: v for c, v in enumerate(row) if v} for row in rows]
+    assert dense_rank(sparse, columns) == (sp.Matrix(rows).rank() if rows else 0)

@@ -16,7 +16,7 @@ Two parametrisations, both exact:
   ``V[k, t, o, c₁…c_d] = V[k, sort(t), o, c_{π₁}…c_{π_d}]`` (``t_π`` sorted): the
   weight is symmetric under swapping (element, channel) factor pairs, the
   channel form of ``W^k_ij = W^k_ji``.
-* **exact basis** (full indexing without a gauge, one channel):
+* **exact basis** (full indexing without a gauge, or any matrix group; one channel):
   ``weights = B_w θ`` with ``B_w = B[class_of_weight]`` the exact basis of the
   scheme, so additive constraints (``a^h_hk + a^h_kh = a^k_hk + a^k_kh``) hold
   after any optimiser step by construction; the gradient is ``B_wᵀ ∂L/∂W``.
@@ -43,6 +43,7 @@ from polyequiv.channels import ChannelStructure
 from polyequiv.errors import SizeLimitError
 from polyequiv.indexing import WeightIndex
 from polyequiv.limits import estimate_weights
+from polyequiv.matrix_spec import MatrixLayerSpec
 from polyequiv.nn.checks import check_count, check_dtype, check_input
 from polyequiv.scheme import TyingScheme
 from polyequiv.spec import LayerSpec
@@ -62,12 +63,15 @@ class TiedPolynomialLayer(nn.Module):
 
     Parameters
     ----------
-    spec : LayerSpec or TyingScheme
+    spec : LayerSpec, MatrixLayerSpec or TyingScheme
         The layer; a scheme (e.g. from :func:`polyequiv.load_scheme`) fixes its classes.
         Tensor layers (``spec.input``/``spec.output`` other than ``V``) take the
         coordinates of their input representation as the rows of ``x`` (edges
         ``{i, j}`` in lexicographic order for ``E``) and return one row per output
-        coordinate; see :mod:`polyequiv.reps`.
+        coordinate; see :mod:`polyequiv.reps`.  A matrix group's layer
+        (:class:`polyequiv.matrix_spec.MatrixLayerSpec`, one channel) always uses the
+        exact basis, ``W = Σ_j θ_j B_j``, and takes the coordinates of
+        :mod:`polyequiv.matrix_reps` as rows: ``(batch, coordinates, 1)``.
     in_channels, out_channels : int
         Channels ``c_in`` of every set element and ``c_out`` of every output.
     dtype, device : optional
@@ -76,8 +80,8 @@ class TiedPolynomialLayer(nn.Module):
     Raises
     ------
     ValueError
-        Full indexing without a gauge and more than one channel; a scheme whose
-        classes are not the orbits of its group.
+        Full indexing without a gauge, or a matrix group, and more than one channel; a
+        scheme whose classes are not the orbits of its group.
     SizeLimitError
         When ``V`` would exceed :data:`MAX_DENSE_ENTRIES` entries (use
         :class:`polyequiv.nn.SetPolyLayer` for large sets).
@@ -106,7 +110,7 @@ class TiedPolynomialLayer(nn.Module):
 
     def __init__(
         self,
-        spec: LayerSpec | TyingScheme,
+        spec: LayerSpec | MatrixLayerSpec | TyingScheme,
         in_channels: int = 1,
         out_channels: int = 1,
         *,
@@ -114,7 +118,7 @@ class TiedPolynomialLayer(nn.Module):
         device: torch.device | str | None = None,
     ) -> None:
         super().__init__()
-        if not isinstance(spec, (LayerSpec, TyingScheme)):
+        if not isinstance(spec, (LayerSpec, MatrixLayerSpec, TyingScheme)):
             raise ValueError(
                 f"spec must be a LayerSpec or a TyingScheme (e.g. LayerSpec.parse('S5 quadratic ordered "
                 f"equivariant') or load_scheme(path)), got {type(spec).__name__} {spec!r}"
@@ -126,7 +130,14 @@ class TiedPolynomialLayer(nn.Module):
         check_dtype(dtype)
         self.spec, self.in_channels, self.out_channels = spec, in_channels, out_channels
         factory = {"dtype": dtype, "device": device}
-        if spec.indexing == "full" and spec.gauge == "none":
+        if isinstance(spec, MatrixLayerSpec):
+            if (in_channels, out_channels) != (1, 1):
+                raise ValueError(
+                    f"{spec} takes one channel (a matrix group mixes coordinates, so channels are copies "
+                    "in the representation: write e.g. input '3*V' instead of in_channels=3)"
+                )
+            self._build_basis(scheme or TyingScheme.from_spec(spec), factory)
+        elif spec.indexing == "full" and spec.gauge == "none":
             if (in_channels, out_channels) != (1, 1):
                 raise ValueError(
                     f"{spec} takes one channel: its additive constraints fix W^k_ij + W^k_ji, and with "
