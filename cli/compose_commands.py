@@ -80,8 +80,10 @@ def compose_command(
     spec.check_size()
     from polyequiv.compose.expansion import expand_network, network_constraints
     from polyequiv.compose.training import compare_methods
-    from polyequiv.compose.variety import measure_variety
+    from polyequiv.compose.variety import NetworkJacobian, measure_variety
 
+    if variety:
+        NetworkJacobian(spec)  # its size is refused here, with the estimate, before anything is expanded
     constraints = network_constraints(expand_network(spec))
     measurement = measure_variety(spec, seed=seed, search=search) if variety else None
     runs = compare_methods(spec, train_task, steps=steps, seed=seed) if train_task else []
@@ -103,6 +105,13 @@ def compose_command(
         if limit is not None and len(constraints.equations) > limit:
             click.echo(f"% {len(constraints.equations) - limit} more equations (use --show-constraints)")
         return
+    click.echo("\n".join(_text_report(spec, constraints, equations, limit, measurement, runs, train_task,
+                                      steps)))
+
+
+def _text_report(spec: NetworkSpec, constraints: Any, equations: list[Any], limit: int | None,
+                 measurement: Any, runs: list[Any], train_task: str | None, steps: int) -> list[str]:
+    """The lines of ``compose``'s text output: expansion, equations, variety, training."""
     summary = constraints.summary()
     lines = [
         f"network: {spec}",
@@ -118,38 +127,45 @@ def compose_command(
     if limit is not None and len(constraints.equations) > limit:
         lines.append(f"    … {len(constraints.equations) - limit} more (use --show-constraints)")
     if measurement is not None:
-        m = measurement.summary()
-        lines += [
-            "variety at a random rational point of T (ranks modulo "
-            + " and ".join(str(p) for p in m["primes"])
-            + (", which agree)" if m["primes_agree"] else ", which DISAGREE)"),
-            f"  dim T {m['tied_dim']}, tangent dim of V {m['tangent_dim']}, function dim "
-            f"{m['function_dim']} (V: {m['variety_function_dim']}, T: {m['tied_function_dim']}), "
-            f"gauge {m['gauge_dim']}",
-            f"  {m['verdict']}",
-        ]
-        if "search" in m:
-            found = m["search"]
-            lines.append(f"  search: {found['message']}")
-            if found["found"]:
-                lines.append(
-                    f"    equation residual {found['equation_residual']:.2e}, distance to T "
-                    f"{found['distance_to_tied']:.3g}, layers individually equivariant "
-                    f"{found['layers_individually_equivariant']}"
-                )
+        lines += _variety_lines(measurement.summary())
     if runs:
-        lines.append(f"training on {train_task} ({steps} Adam steps, same data and tied start):")
-        lines.append(
-            f"  {'method':<10} {'params':>6} {'train MSE':>10} {'test MSE':>10} {'max |E|':>9} "
-            f"{'equiv. residual':>15} {'seconds':>8}"
-        )
-        for run in runs:
+        lines += _training_lines(runs, train_task, steps)
+    return lines
+
+
+def _variety_lines(m: dict[str, Any]) -> list[str]:
+    lines = [
+        "variety at a random rational point of T (ranks modulo "
+        + " and ".join(str(p) for p in m["primes"])
+        + (", which agree)" if m["primes_agree"] else ", which DISAGREE)"),
+        f"  dim T {m['tied_dim']}, tangent dim of V {m['tangent_dim']}, function dim "
+        f"{m['function_dim']} (V: {m['variety_function_dim']}, T: {m['tied_function_dim']}), "
+        f"gauge {m['gauge_dim']}",
+        f"  {m['verdict']}",
+    ]
+    if "search" in m:
+        found = m["search"]
+        lines.append(f"  search: {found['message']}")
+        if found["found"]:
             lines.append(
-                f"  {run.method:<10} {run.trained_parameters:>6} {run.train_mse:>10.3e} "
-                f"{run.test_mse:>10.3e} {run.equation_residual:>9.1e} "
-                f"{run.equivariance_residual:>15.1e} {run.seconds:>8.2f}"
+                f"    equation residual {found['equation_residual']:.2e}, distance to T "
+                f"{found['distance_to_tied']:.3g}, layers individually equivariant "
+                f"{found['layers_individually_equivariant']}"
             )
-    click.echo("\n".join(lines))
+    return lines
+
+
+def _training_lines(runs: list[Any], train_task: str | None, steps: int) -> list[str]:
+    lines = [f"training on {train_task} ({steps} Adam steps, same data and tied start):",
+             f"  {'method':<10} {'params':>6} {'train MSE':>10} {'test MSE':>10} {'max |E|':>9} "
+             f"{'equiv. residual':>15} {'seconds':>8}"]
+    for run in runs:
+        lines.append(
+            f"  {run.method:<10} {run.trained_parameters:>6} {run.train_mse:>10.3e} "
+            f"{run.test_mse:>10.3e} {run.equation_residual:>9.1e} "
+            f"{run.equivariance_residual:>15.1e} {run.seconds:>8.2f}"
+        )
+    return lines
 
 
 def _build(

@@ -88,6 +88,29 @@ def estimate_slot_images(spec: LayerSpec) -> int:
     return total
 
 
+def approx(value: int | float) -> str:
+    """``value`` to three significant digits (``1.23e+45`` style when huge), also for integers too large
+    for a float.
+
+    >>> approx(1234.5), approx(10**400 * 3)
+    ('1.23e+03', '3.00e+400')
+    """
+    try:
+        return f"{float(value):,.3g}"
+    except OverflowError:
+        digits = str(abs(int(value)))
+        return ("-" if value < 0 else "") + f"{digits[0]}.{digits[1:3].ljust(2, '0')}e+{len(digits) - 1}"
+
+
+def gigabytes(count: int, bytes_each: int) -> str:
+    """``count · bytes_each`` bytes in GB, to three significant digits, however large ``count`` is."""
+    total = count * bytes_each
+    try:
+        return f"{total / 1e9:,.3g}"
+    except OverflowError:
+        return approx(total // 10**9)
+
+
 def estimate_symbolic_terms(spec: LayerSpec) -> int:
     """Work of the symbolic engine: ``#generators × #outputs × #tuples`` term substitutions."""
     return generator_count(spec) * spec.num_outputs * num_tuples(spec)
@@ -98,7 +121,7 @@ def check_sparse(spec: LayerSpec) -> None:
     weights = estimate_weights(spec)
     if weights > MAX_WEIGHTS:
         raise SizeLimitError(
-            f"{spec} has {weights:,} weights (estimated peak memory ≈ {weights * 120 / 1e9:,.3g} GB); "
+            f"{spec} has {weights:,} weights (estimated peak memory ≈ {gigabytes(weights, 120)} GB); "
             f"the limit is {MAX_WEIGHTS:,}. Use a smaller n or degree"
             + (", or ordered indexing" if spec.indexing == "full" else ""),
             estimate=weights,
@@ -158,7 +181,7 @@ def check_blockwise(nonzeros: int, what: str) -> None:
     if nonzeros > MAX_BLOCKWISE_NONZEROS:
         raise SizeLimitError(
             f"exact blockwise counting on {what} with {nonzeros:,} nonzeros is beyond the limit of "
-            f"{MAX_BLOCKWISE_NONZEROS:,} (≈ {nonzeros * 150 / 1e9:,.3g} GB); use a smaller n, ordered "
+            f"{MAX_BLOCKWISE_NONZEROS:,} (≈ {gigabytes(nonzeros, 150)} GB); use a smaller n, ordered "
             "indexing or --gauge symmetric, whose systems reduce to equalities",
             estimate=nonzeros,
             limit=MAX_BLOCKWISE_NONZEROS,
@@ -235,7 +258,7 @@ def check_matrix(spec: MatrixLayerSpec) -> None:
     if entries > MAX_MATRIX_ENTRIES:
         raise SizeLimitError(
             f"{spec} would build about {entries:,} equation nonzeros ({spec.group.generator_count} "
-            f"generators, {weights:,} weights; ≈ {entries * 60 / 1e9:,.2g} GB); the limit is "
+            f"generators, {weights:,} weights; ≈ {gigabytes(entries, 60)} GB); the limit is "
             f"{MAX_MATRIX_ENTRIES:,}. Use a lower degree or fewer copies",
             estimate=entries,
             limit=MAX_MATRIX_ENTRIES,

@@ -70,6 +70,7 @@ SPEC_CASES = [
     (["derive", "-n", "300", "--degree", "2", "--transpositions", "all"], "moved slots"),
     (["derive", "-n", "40", "--degree", "3", "--engine", "symbolic"], "--engine sparse"),
     (["derive", "-n", "200", "--degree", "2", "--indexing", "full"], "exact blockwise counting"),
+    (["count", "-n", "1000000", "--input", "V9", "--output", "V9", "--degree", "9"], "refused: "),
 ]
 
 COUNT_VERIFY_CASES = [

@@ -103,3 +103,11 @@ def test_plot_draws_runs_and_refuses_missing_folders(tmp_path: Path) -> None:
     assert code == 0 and (tmp_path / "mae.svg").read_text().lstrip().startswith("<?xml")
     code, _, err = run("plot", tmp_path / "missing", "-o", tmp_path / "x.png")
     assert code == 2 and "holds no results.json" in err and not (tmp_path / "x.png").exists()
+
+
+def test_the_table_shows_every_size_a_run_was_tested_at(tmp_path: Path) -> None:
+    code, out, err = run("train", "--task", "graph-degree", "--model", "tied-edge-linear", "--quick",
+                         "--cardinalities", "10,200", "--test-size", "2", "--out", tmp_path / "r")
+    assert code == 0, err
+    header = out.splitlines()[0].split()
+    assert {"acc@10", "acc@200", "MAE@200"} <= set(header), header

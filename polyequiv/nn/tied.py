@@ -42,7 +42,7 @@ from torch import Tensor, nn
 from polyequiv.channels import ChannelStructure
 from polyequiv.errors import SizeLimitError
 from polyequiv.indexing import WeightIndex
-from polyequiv.limits import estimate_weights
+from polyequiv.limits import estimate_weights, gigabytes
 from polyequiv.matrix_spec import MatrixLayerSpec
 from polyequiv.nn.checks import check_count, check_dtype, check_input
 from polyequiv.scheme import TyingScheme
@@ -175,7 +175,7 @@ class TiedPolynomialLayer(nn.Module):
             )
             raise SizeLimitError(
                 f"a dense {spec} layer with {c_in} → {c_out} channels materialises {entries:,} weights "
-                f"({entries * 12 / 1e9:,.2f} GB with its index); the limit is {MAX_DENSE_ENTRIES:,}. "
+                f"({gigabytes(entries, 12)} GB with its index); the limit is {MAX_DENSE_ENTRIES:,}. "
                 f"Use {alternative} for the symmetric group",
                 estimate=entries,
                 limit=MAX_DENSE_ENTRIES,

@@ -44,8 +44,10 @@ RESULTS_NAME = "results.json"
 REQUIRED = ("config", "task", "model", "training", "evaluation", "diagnostics", "environment")
 #: Bytes of the largest results.json read (a real one is a few kB).
 MAX_RESULTS_BYTES = 64_000_000
-#: Cardinalities shown in tables (those a run has).
+#: Cardinalities shown in tables of runs tested at many sizes (those a run has).
 TABLE_CARDINALITIES = (5, 10, 20, 50, 100)
+#: Runs tested at this many sizes or fewer show every one of them.
+MAX_ALL_COLUMNS = 6
 
 
 class ResultsError(ValueError):
@@ -136,15 +138,18 @@ def comparison_rows(runs: Sequence[dict[str, Any]], cardinalities: Sequence[int]
                     metrics: Sequence[str] | None = None) -> tuple[list[str], list[list[str]]]:
     """Header and rows of a comparison table (model, parameters, train time, metrics at each cardinality).
 
-    The columns are the cardinalities every run was tested at; runs tested at disjoint sizes (a
-    fixed-size ``variety-*`` network beside a set model) get the union, "—" where a run has none.
+    The columns are the cardinalities every run was tested at (all of them when there are at most
+    :data:`MAX_ALL_COLUMNS`, else those of :data:`TABLE_CARDINALITIES`); runs tested at disjoint
+    sizes (a fixed-size ``variety-*`` network beside a set model) get the union, "—" where a run has
+    none.
     """
     if not runs:
         return [], []
     tested = [set(metric_by_cardinality(r, "mae")) for r in runs]
     available = sorted(set.intersection(*tested))
     if available:
-        wanted = [c for c in (cardinalities or TABLE_CARDINALITIES) if c in available] or available
+        default = available if len(available) <= MAX_ALL_COLUMNS else TABLE_CARDINALITIES
+        wanted = [c for c in (cardinalities or default) if c in available] or available
     else:
         union = sorted(set.union(*tested))
         wanted = [c for c in union if cardinalities is None or c in cardinalities] or union
