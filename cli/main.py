@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from polyequiv import __version__
+from polyequiv_cli.catalog_commands import models_command, tasks_command
 from polyequiv_cli.check_commands import check_command
 from polyequiv_cli.compose_commands import compose_command
 from polyequiv_cli.discover_commands import discover_command
@@ -35,6 +36,8 @@ for command in (
     discover_command,
     check_command,
     explain_command,
+    tasks_command,
+    models_command,
 ):
     cli.add_command(command)
 

@@ -208,12 +208,15 @@ def _echo_err(line: str) -> None:
 
 
 TASK_OPTION = click.option("--task", "task", type=OneLineChoice(task_names()), required=True,
-                           help="Set task.")
+                           help="Task: sets, graphs or images ('polyequiv tasks' lists them, each with the "
+                                "models that fit it).")
 
 
 @click.command("train")
 @TASK_OPTION
-@click.option("--model", "model", type=OneLineChoice(MODEL_NAMES), required=True, help="Model to train.")
+@click.option("--model", "model", type=OneLineChoice(MODEL_NAMES), required=True,
+              help="Model ('polyequiv models --task TASK' lists those that fit a task; another is refused "
+                   "before anything is generated).")
 @run_options
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Run folder: checkpoint.pt, train.log, results.json.")

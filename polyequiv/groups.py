@@ -21,6 +21,7 @@ follows sympy's, e.g. ``"(0 1)(2 3),(0 2 4)"`` is two generators.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from functools import lru_cache
@@ -234,8 +235,63 @@ def _cached_group(n: int, generators: tuple[ArrayPerm, ...]) -> PermutationGroup
 
 
 def group_order(n: int, generators: Sequence[ArrayPerm]) -> int:
-    """Exact order of the generated group (a Python int, e.g. 100! for S₁₀₀)."""
-    return int(permutation_group(n, generators).order())
+    """Exact order of the generated group (a Python int): ``n!`` when the generators are recognisably
+    all of Sₙ (:func:`generates_symmetric`), else from a stabiliser chain
+    (:class:`polyequiv.stabilizer_chain.StabilizerChain`: the Rubik's cube group on 48 facelets in
+    0.1–0.2 s, where sympy's Schreier–Sims took 1.4 s)."""
+    from polyequiv.stabilizer_chain import StabilizerChain
+
+    if generates_symmetric(n, generators):
+        return math.factorial(n)
+    return StabilizerChain(n, generators).order
+
+
+def generates_symmetric(n: int, generators: Sequence[ArrayPerm]) -> bool:
+    """Whether the generators are recognisably all of Sₙ: transpositions whose graph on the ``n`` points
+    is connected, or a transposition ``(a b)`` with an ``n``-cycle in which ``b`` is ``a``'s
+    ``s``-th successor, ``gcd(s, n) = 1`` (both classical).  ``False`` says nothing.
+
+    >>> generates_symmetric(4, symmetric_generators(4, "minimal"))
+    True
+    >>> generates_symmetric(4, cyclic_generators(4))
+    False
+    """
+    if n <= 1:
+        return True
+    moved = [[i for i, v in enumerate(g) if v != i] for g in generators]
+    swaps = [tuple(m) for m in moved if len(m) == 2]
+    if len(swaps) == len(moved) and _connects(n, swaps):
+        return True
+    for g, m in zip(generators, moved, strict=True):
+        if len(m) == n and _cycle_length(g) == n:
+            for a, b in swaps:
+                step, point = 0, a
+                while point != b:
+                    point, step = g[point], step + 1
+                if math.gcd(step, n) == 1:
+                    return True
+    return False
+
+
+def _connects(n: int, edges: Sequence[tuple[int, ...]]) -> bool:
+    parent = list(range(n))
+
+    def root(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in edges:
+        parent[root(a)] = root(b)
+    return len({root(x) for x in range(n)}) == 1
+
+
+def _cycle_length(perm: Sequence[int]) -> int:
+    length, point = 1, perm[0]
+    while point != 0:
+        point, length = perm[point], length + 1
+    return length
 
 
 def random_group_elements(
@@ -248,14 +304,17 @@ def random_group_elements(
     ``i``, so one uniformly chosen representative per level is a uniform
     draw from the group, reproducible from ``rng``.
     """
-    group = permutation_group(n, generators)
-    transversals = [list(t.values()) for t in group.basic_transversals]
+    from polyequiv.stabilizer_chain import StabilizerChain
+
+    if generates_symmetric(n, generators):
+        return np.array([rng.permutation(n) for _ in range(count)], dtype=np.int64).reshape(count, n)
+    chain = StabilizerChain(n, generators)
+    transversals = [np.asarray(level, dtype=np.int64) for level in chain.transversals]
     out = np.empty((count, n), dtype=np.int64)
     for row in range(count):
         element = np.arange(n)
         for level in transversals:
-            rep = level[int(rng.integers(len(level)))]
-            element = element[np.asarray(rep.array_form, dtype=np.int64)]
+            element = element[level[int(rng.integers(len(level)))]]
         out[row] = element
     return out
 

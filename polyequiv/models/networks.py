@@ -242,4 +242,6 @@ for _method in METHODS:
     register(ModelDefinition(
         f"variety-{_method}", _SUMMARIES[_method], _builder(_method),
         {"network": "", **({"penalty": 10.0} if _method == "penalty" else {})}, VARIETY_TRAINING,
-        task_requirements=_requirements))
+        task_requirements=_requirements,
+        unfit_for=lambda context: None if context.elements == "reals" else "it computes polynomials of real "
+        f"numbers, and the task's elements are {context.elements}"))

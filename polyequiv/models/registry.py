@@ -115,7 +115,8 @@ class ModelDefinition:
 
     ``linear_in_weights(model_options)`` says whether the model built with those options is linear
     in its weights (:meth:`SetModel.linear_parameters`); such models are fitted by least squares
-    unless another solver is asked for.  ``trainable=False`` marks models with nothing to train
+    unless another solver is asked for.  ``unfit_for(context)`` names what keeps it from a task of its
+    domain (an LSTM has no per-element output).  ``trainable=False`` marks models with nothing to train
     (exact formulas, written by ``polyequiv explain --refit``): they are not listed by
     :func:`model_names` and not trained.
     """
@@ -129,6 +130,15 @@ class ModelDefinition:
     task_requirements: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     linear_in_weights: Callable[[dict[str, Any]], bool] | None = None
     trainable: bool = True
+    unfit_for: Callable[[ModelContext], str | None] | None = None
+
+    def fit_problem(self, context: ModelContext) -> str | None:
+        """Why the model (default options) cannot do a task of ``context`` (``None``: it can), without
+        building it: the domain, then the model's own ``unfit_for``.  A test checks this against
+        :func:`build_model` for every task and model."""
+        if self.domain != context.domain:
+            return f"it reads {self.domain}, and the task is on {context.domain}"
+        return self.unfit_for(context) if self.unfit_for is not None else None
 
     def is_linear(self, options: dict[str, Any] | None = None) -> bool:
         """Whether the model with ``options`` (over its defaults) is linear in its weights."""

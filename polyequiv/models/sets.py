@@ -397,7 +397,9 @@ register(ModelDefinition(
     DeepSets, {"embedding_dim": 128, "hidden": 64}, LAB_TRAINING))
 register(ModelDefinition(
     "lstm", "the lab's LSTM: embedding 128 → LSTM 64 → last hidden state → Linear 1",
-    LSTMRegressor, {"embedding_dim": 128, "hidden": 64}, LAB_TRAINING))
+    LSTMRegressor, {"embedding_dim": 128, "hidden": 64}, LAB_TRAINING,
+    unfit_for=lambda context: "it has no per-element output (invariant tasks only)" if context.equivariant
+    else None))
 register(ModelDefinition(
     "mlp", "MLP on the padded vector and its mask: 2 hidden ReLU layers of 128",
     PaddedMLP, {"hidden": 128, "layers": 2}, LAB_TRAINING))

@@ -28,17 +28,15 @@ def supported_models(task: str, models: Sequence[str] | None = None) -> tuple[li
     The default is every model that trains on the task's own sizes: the fixed-size networks
     (``variety-*``, which set the cardinalities to their network's n) only when named.
     """
-    definition = get_definition(task)
-    context = ModelContext.of_definition(definition)
+    context = ModelContext.of_definition(get_definition(task))
     able, unable = [], {}
     default = [name for name in model_names() if get_model_definition(name).task_requirements is None]
     for name in models or default:
-        try:
-            build_model(name, context)
-        except ModelError as error:
-            unable[name] = str(error)
-        else:
+        problem = get_model_definition(name).fit_problem(context)
+        if problem is None:
             able.append(name)
+        else:
+            unable[name] = problem
     return able, unable
 
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from functools import cache
 from typing import Any
 
-from polyequiv.models import ModelContext, ModelError, get_model_definition
+from polyequiv.models import ModelContext, ModelError, get_model_definition, model_names
 from polyequiv.models.registry import check_options
 from polyequiv.tasks import TaskError, get_definition
 
@@ -92,10 +93,11 @@ class RunConfig:
             raise ConfigError(f"lr must be a positive finite number, got {self.lr!r}")
         if self.loss not in LOSSES:
             raise ConfigError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
-        domain = ModelContext.of_definition(get_definition(self.task)).domain
-        if get_model_definition(self.model).domain != domain:
-            raise ConfigError(f"model {self.model!r} reads {get_model_definition(self.model).domain}, "
-                              f"and task {self.task!r} is on {domain}")
+        context = ModelContext.of_definition(get_definition(self.task))
+        problem = get_model_definition(self.model).fit_problem(context)
+        if problem is not None:
+            raise ConfigError(f"model {self.model!r} cannot do task {self.task!r}: {problem}; the models for "
+                              f"{self.task} are {', '.join(models_for_task(self.task))}")
         classification = getattr(get_definition(self.task), "classification", False)
         if classification != (self.loss == "cross-entropy"):
             raise ConfigError(
@@ -222,3 +224,13 @@ def default_solver(task: str, model: str, model_options: dict[str, Any] | None =
     except (TaskError, ModelError) as error:
         raise ConfigError(str(error)) from None
     return "lstsq" if linear and not classification else "adam"
+
+
+@cache
+def models_for_task(task: str) -> tuple[str, ...]:
+    """The models that fit ``task`` (:meth:`~polyequiv.models.ModelDefinition.fit_problem`, nothing built)."""
+    try:
+        context = ModelContext.of_definition(get_definition(task))
+    except TaskError as error:
+        raise ConfigError(str(error)) from None
+    return tuple(name for name in model_names() if get_model_definition(name).fit_problem(context) is None)
