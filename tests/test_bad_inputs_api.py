@@ -12,10 +12,12 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from polyequiv import LayerSpec, TyingScheme, derive, load_scheme
+from polyequiv.discovery import discover
 from polyequiv.nn import InvariantPolyReadout, SetPolyLayer, TensorPolyLayer, TiedPolynomialLayer
 
 SPEC = LayerSpec(n=4, degree=2)
@@ -109,6 +111,14 @@ CONSTRUCTION = [
     ("Tensor degree huge", lambda: TensorPolyLayer("E", "E", 9), "Bell(20)"),
     ("Tensor channels", lambda: TensorPolyLayer("E", "V", 1, 0, 1), "in_channels must be ≥ 1"),
     ("Tensor bias", lambda: TensorPolyLayer("E", "V", 1, bias="no"), "bias must be True or False"),
+    ("discover constant", lambda: discover(np.full((4, 4), 2.0)), "the weights are constant (all 2)"),
+    ("discover NaN", lambda: discover(np.where(np.eye(3) > 0, np.nan, 1.0)), "3 NaN or infinite value(s)"),
+    ("discover inf", lambda: discover(np.full((3, 3), -np.inf)), "9 NaN or infinite value(s) out of 9"),
+    ("discover scalar", lambda: discover(np.float64(1.0)), "shape () fits no candidate group"),
+    ("discover non-square", lambda: discover(np.ones((3, 4))), "shape (3, 4) fits no candidate group"),
+    ("discover rank", lambda: discover(np.ones((3, 3, 3, 2)), degree=2), "shape (3, 3, 3, 2) fits no"),
+    ("discover E rank", lambda: discover(np.ones((4, 4)), input="E"), "shape (4, 4) fits no candidate"),
+    ("discover degree", lambda: discover(np.ones((3, 3)), degree=3), "got degree 3"),
 ]
 
 FILES = [
