@@ -274,3 +274,25 @@ def test_verdicts_equal_those_of_the_pair_counting_ari() -> None:
                 -round(pair_counting_ari(labels, result.candidate_classes(c.name)[0]), 9), c.num_classes))
             assert [c.name for c in reference] == [c.name for c in result.candidates], name
             assert result.best.name in (name, result.candidates[0].name)
+
+
+def test_closing_the_loop_on_the_two_sets_task(tmp_path: Path) -> None:
+    """Train the group-free sharing-linear model on two-sets (hidden symmetry S4 × S4), discover the
+    group, compile its scheme, and train the tied model on the printed generators: 8 parameters, exact."""
+    runner = CliRunner()
+    common = ["--task", "two-sets", "--no-progress", "--format", "json"]
+    dense = runner.invoke(cli, ["train", "--model", "sharing-linear", *common, "--out", str(tmp_path / "dense")])
+    assert dense.exit_code == 0, dense.output
+    found = runner.invoke(cli, ["discover", str(tmp_path / "dense"), "--compile", str(tmp_path / "s.json"),
+                                "--format", "json", "--bootstrap", "2"])
+    data = json.loads(found.output)
+    assert data["group_order"] == sympy_group(S4xS4).order() and data["group"]["name"] == "S4 × S4"
+    assert data["best"] == "trivial"  # no listed candidate is the group
+    assert load_scheme(tmp_path / "s.json").num_free == 6
+    network = f"network={data['group']['spec']} [linear tied +bias -> 8]"
+    tied = runner.invoke(cli, ["train", "--model", "variety-tied", "--option", network, *common,
+                               "--out", str(tmp_path / "tied")])
+    assert tied.exit_code == 0, tied.output
+    results = json.loads((tmp_path / "tied" / "results.json").read_text())
+    assert results["model"]["parameters"] == 8
+    assert results["evaluation"]["per_cardinality"][-1]["mae"] < 1e-3

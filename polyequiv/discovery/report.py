@@ -58,9 +58,13 @@ def format_group(result: Discovery) -> list[str]:
     found = result.symmetry
     if found is None:
         return []
-    lines = [f"group: {_summary(found)}",
-             f"  generators: {found.cycles()}",
-             f"  orbits: {_orbits(found)}"]
+    lines = [f"group: {_summary(found)}"]
+    if found.residual > result.max_residual:
+        lines.append(f"  (residual {found.residual:.3f} > {result.max_residual:g}: the weights are far from "
+                     "these ties; the clustering lumped values that differ)")
+    lines += [
+              f"  generators: {found.cycles()}",
+              f"  orbits: {_orbits(found)}"]
     checks = result.robustness
     if checks is not None and checks.draws:
         orders = ", ".join(f"order {order:,} × {count}" for order, count in sorted(checks.orders.items()))

@@ -16,6 +16,8 @@ import numpy as np
 _MODEL_WEIGHTS: dict[str, tuple[str, str, str]] = {
     # PenaltyMLP.weights[0]: (N, N+1, C, 1) = (output k, input i with the bias last, channel, 1)
     "penalty-mlp": ("weights.0", "equivariant", "V"),
+    # SharingLinear.weight: (N, N) = (output k, input i) on equivariant tasks, (1, N) on invariant ones
+    "sharing-linear": ("weight", "auto", "V"),
     # PaddedMLP.net[0]: Linear(2N → hidden) on [x, mask]; each hidden unit reads x through one row
     "mlp": ("net.0.weight", "invariant", "V"),
     # RowMLP.layer: Linear(L → hidden) on each node's adjacency row: one invariant layer per hidden unit
