@@ -281,7 +281,8 @@ def test_closing_the_loop_on_the_two_sets_task(tmp_path: Path) -> None:
     group, compile its scheme, and train the tied model on the printed generators: 8 parameters, exact."""
     runner = CliRunner()
     common = ["--task", "two-sets", "--no-progress", "--format", "json"]
-    dense = runner.invoke(cli, ["train", "--model", "sharing-linear", *common, "--out", str(tmp_path / "dense")])
+    dense = runner.invoke(cli, ["train", "--model", "sharing-linear", *common,
+                                "--out", str(tmp_path / "dense")])
     assert dense.exit_code == 0, dense.output
     found = runner.invoke(cli, ["discover", str(tmp_path / "dense"), "--compile", str(tmp_path / "s.json"),
                                 "--format", "json", "--bootstrap", "2"])
