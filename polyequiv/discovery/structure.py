@@ -90,7 +90,8 @@ def _direct_product(layer: ColouredLayer, colours: np.ndarray, domain: list[int]
                     order: int, fixed: int) -> str:
     factors, product = [], 1
     for part in parts:
-        others = [x for x in domain if x not in set(part)]
+        inside = set(part)
+        others = [x for x in domain if x not in inside]
         alone = _individualised(colours, others)
         product *= layer.order(alone) // fixed
         factors.append((alone, part))

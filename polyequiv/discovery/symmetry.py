@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from polyequiv import groups
+from polyequiv.derivation import derive
 from polyequiv.discovery.automorphisms import coloured_layer, orbits
-from polyequiv.discovery.candidates import derived_classes
 from polyequiv.discovery.layouts import WeightLayout
 from polyequiv.discovery.structure import group_name
 
@@ -85,7 +85,8 @@ def symmetry_group(layout: WeightLayout, labels: np.ndarray, *, name: bool = Tru
 
 def group_classes(layout: WeightLayout, generators: tuple[tuple[int, ...], ...]) -> np.ndarray:
     """``(channels, W)`` class ids of the layer's weights under the group (ids distinct across channels)."""
-    base = derived_classes(layout.spec("custom", generators))
+    base = derive(layout.spec("custom", generators), engine="sparse").graph.class_of_weight  # not cached:
+    # every cut of the bisection has its own group, and a cache of them would hold their class arrays
     per_channel = int(base.max()) + 1
     return base[None, :] + per_channel * np.arange(layout.channels)[:, None]
 
