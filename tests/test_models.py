@@ -154,7 +154,7 @@ def test_the_sharing_penalty_is_the_sum_over_every_pair() -> None:
     model = build_model("sharing-linear", ModelContext("reals", True, max_cardinality=5), penalty=0.01)
     entries = model.weight.detach().double().flatten().tolist()
     brute = 0.01 * sum(abs(a - b) for a, b in itertools.combinations(entries, 2))
-    assert float(model.penalty()) == pytest.approx(brute, rel=1e-6)
+    assert float(model.penalty().detach()) == pytest.approx(brute, rel=1e-6)
     values, mask = real_batch(length=5)
     expected = (values * mask) @ model.weight.T + model.bias
     torch.testing.assert_close(model(values, mask), expected)
