@@ -138,9 +138,9 @@ def seed_set_sum(quick: bool) -> list[dict[str, Any]]:
 
 
 def polyequiv_set_sum(quick: bool) -> list[dict[str, Any]]:
+    from polyequiv.discovery.runs import load_weights
     from polyequiv.training.config import RunConfig
     from polyequiv.training.run import train
-    from polyequiv_cli.discover_commands import load_weights
 
     rows = []
     runs = [("penalty-mlp", {"penalty": p}) for p in ((1.0,) if quick else (0.0, 1.0, 10.0))]
@@ -167,9 +167,9 @@ def _final_mae(results: dict[str, Any]) -> float | None:
 # ---------------------------------------------------------------------- trained: graphs
 def graph_degree(quick: bool) -> list[dict[str, Any]]:
     """The seed's §3.3 experiment: node degrees of 10-node graphs, L1 loss, Adam 1e-3, 20 epochs."""
+    from polyequiv.discovery.runs import load_layout
     from polyequiv.training.config import RunConfig
     from polyequiv.training.run import train
-    from polyequiv_cli.discover_commands import load_layout
 
     rows = []
     sizes = [20] if quick else [50, 500, None]  # base graphs (+ 5 relabellings each); None: the seed's 8,000

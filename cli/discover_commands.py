@@ -3,138 +3,15 @@
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 from typing import Any
 
 import click
-import numpy as np
 
 from polyequiv import discovery
+from polyequiv.discovery.runs import load_layout
 from polyequiv.fileio import atomic_write_bytes
-from polyequiv_cli.options import echo_json
-
-#: Where the first dense linear weight of a model sits in its state dict, and how to read it:
-#: ``(entry, mode, input)``; :func:`_reshape_model_weight` turns the entry into the array ``discover`` reads.
-_MODEL_WEIGHTS: dict[str, tuple[str, str, str]] = {
-    # PenaltyMLP.weights[0]: (N, N+1, C, 1) = (output k, input i with the bias last, channel, 1)
-    "penalty-mlp": ("weights.0", "equivariant", "V"),
-    # PaddedMLP.net[0]: Linear(2N → hidden) on [x, mask]; each hidden unit reads x through one row
-    "mlp": ("net.0.weight", "invariant", "V"),
-    # RowMLP.layer: Linear(L → hidden) on each node's adjacency row: one invariant layer per hidden unit
-    "row-mlp": ("layer.weight", "invariant", "V"),
-    # GraphLinear.weight: (L, L, L) = (output node k, i, j), read as the E → V layer the adjacency sees
-    "graph-linear": ("weight", "equivariant", "E"),
-    # SeedSharingNetwork.weight: (C, H/s, W/s, H, W) = (class, translation, pixel): with stride 1 one
-    # (translations × pixels) = (n, n) matrix per class, pixels row-major as the torus groups number them
-    "seed-sharing": ("weight", "equivariant", "V"),
-}
-
-
-def _reshape_model_weight(model: str, array: np.ndarray) -> np.ndarray:
-    if model == "penalty-mlp":  # drop the bias input, channels first: (C, N, N)
-        n = array.shape[0]
-        return np.transpose(array[:, :n, :, 0], (2, 0, 1))
-    if model == "mlp":  # the x half of [x, mask]: (hidden, N), one invariant layer per hidden unit
-        return array[:, : array.shape[1] // 2]
-    if model == "seed-sharing":
-        classes, rows, cols, height, width = array.shape
-        if rows * cols != height * width:
-            raise ValueError(f"a strided seed-sharing weight {array.shape} has {rows * cols} translations "
-                             f"for {height * width} pixels: no square layer to compare with the candidates")
-        return array.reshape(classes, rows * cols, height * width)
-    return array
-
-
-def load_weights(source: Path, tensor: str | None) -> tuple[np.ndarray, str, str | None]:
-    """The weight array of ``source`` (run folder, checkpoint, ``.npy`` or ``.json``), a description of
-    where it came from, and the mode its model implies (``None``: let ``discover`` decide).
-
-    Raises
-    ------
-    ValueError
-        For a missing or unreadable file, or a checkpoint without the named (or a known) weight.
-    """
-    array, origin, mode, _ = load_layout(source, tensor)
-    return array, origin, mode
-
-
-def load_layout(source: Path, tensor: str | None) -> tuple[np.ndarray, str, str | None, str | None]:
-    """:func:`load_weights` and the input representation the model implies (``"E"`` for
-    ``graph-linear``; ``None`` for a file: a set, unless ``--input`` says otherwise)."""
-    if source.is_dir() or source.suffix == ".pt":
-        return _from_checkpoint(source, tensor)
-    array, origin, mode = _from_file(source)
-    return array, origin, mode, None
-
-
-def _from_file(source: Path) -> tuple[np.ndarray, str, str | None]:
-    if not source.is_file():
-        raise ValueError(f"{source} is neither a run folder nor a weight file")
-    if source.suffix == ".npy":
-        try:
-            array = np.load(source, allow_pickle=False)
-        except (ValueError, OSError) as error:
-            raise ValueError(f"cannot read {source} as .npy: {error}") from None
-        if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-            raise ValueError(f"{source} holds {array.dtype} values, not numbers")
-        return array, str(source), None
-    if source.suffix == ".json":
-        try:
-            data = json.loads(source.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise ValueError(f"cannot read {source} as JSON: {error}") from None
-        if isinstance(data, dict):
-            if "weights" not in data:
-                raise ValueError(f"{source}: a JSON object needs a 'weights' entry (a nested list)")
-            data = data["weights"]
-        try:
-            return np.asarray(data, dtype=np.float64), str(source), None
-        except (TypeError, ValueError):
-            raise ValueError(f"{source}: 'weights' is not a rectangular nested list of numbers") from None
-    raise ValueError(f"{source}: expected a run folder, checkpoint.pt, .npy or .json file")
-
-
-def _from_checkpoint(source: Path, tensor: str | None) -> tuple[np.ndarray, str, str | None, str | None]:
-    from polyequiv.training.checkpoint import CHECKPOINT_NAME, load_checkpoint
-
-    path = source / CHECKPOINT_NAME if source.is_dir() else source
-    state = load_checkpoint(path)
-    model = str(state.get("config", {}).get("model", "?"))
-    weights = state.get("model", {})
-    if tensor is not None:
-        if tensor not in weights:
-            raise ValueError(f"{path} has no entry {tensor!r}; entries: {', '.join(weights)}")
-        return weights[tensor].detach().double().numpy(), f"{path} [{tensor}]", None, None
-    if model not in _MODEL_WEIGHTS:
-        raise ValueError(f"{path}: model {model!r} has no known dense linear weight; name a state-dict "
-                         f"entry with --tensor (entries: {', '.join(weights)})")
-    entry, mode, input_rep = _MODEL_WEIGHTS[model]
-    array = _reshape_model_weight(model, weights[entry].detach().double().numpy())
-    origin = f"{path} [{model}: {entry}]"
-    trained = _trained_nodes(state.get("config", {}))
-    if model in _PADDED_GRAPH_MODELS and trained is not None and trained < array.shape[-1]:
-        # graphs are zero-padded on the right to the largest *test* graph: weights of nodes no
-        # training graph reaches never get a gradient, so only the trained block is read
-        array = array[..., :trained, :trained, :trained] if array.ndim == 3 else array[..., :trained]
-        origin += f", the {trained}-node block the training graphs reach"
-    return array, origin, mode, input_rep
-
-
-#: Fixed-width graph models whose weight's node axes run over graphs zero-padded on the right.
-_PADDED_GRAPH_MODELS = ("row-mlp", "graph-linear")
-
-
-def _trained_nodes(config: dict) -> int | None:
-    """The largest training graph of a run's task (``None`` when the config does not say)."""
-    from polyequiv.tasks import TaskError, get_definition
-
-    try:
-        definition = get_definition(str(config.get("task")))
-    except TaskError:
-        return None
-    sizes = definition.quick if (config.get("task_options") or {}).get("quick") else definition.full
-    return int(sizes.max_train)
+from polyequiv_cli.options import check_writable, echo_json
 
 
 @click.command("discover")
@@ -156,44 +33,83 @@ def _trained_nodes(config: dict) -> int | None:
               help="Below this ARI no candidate counts as found (verdict: trivial).")
 @click.option("--max-residual", type=click.FloatRange(min=0), default=discovery.MAX_RESIDUAL,
               show_default=True, help="Above this residual ‖W − P_G W‖/‖W‖ neither.")
+@click.option("--bootstrap", type=click.IntRange(0, 1000), default=discovery.BOOTSTRAP_DRAWS,
+              show_default=True, help="Residual-bootstrap draws: how often clustering again finds the group.")
+@click.option("--residual-tolerance", type=click.FloatRange(min=0), default=discovery.RESIDUAL_TOLERANCE,
+              show_default=True, help="Report the largest group with residual ‖W − P_G W‖/‖W‖ within this.")
+@click.option("--compile", "scheme_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the tying scheme of the discovered group (JSON, as `polyequiv compile` writes it).")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Draw learned weights, clustered classes and the best candidate side by side.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def discover_command(source: Path, degree: int, mode: str | None, input_rep: str | None, tensor: str | None,
-                     clusters: int | None,
-                     tolerance: float | None, min_ari: float,
-                     max_residual: float, plot: Path | None, fmt: str) -> None:
-    """Cluster learned weights and rank candidate groups (Sₙ, Cₙ, Dₙ, tori, trivial) by ARI.
+                     clusters: int | None, tolerance: float | None, min_ari: float, max_residual: float,
+                     bootstrap: int, residual_tolerance: float, scheme_path: Path | None, plot: Path | None,
+                     fmt: str) -> None:
+    """Cluster learned weights, rank candidate groups (Sₙ, Cₙ, Dₙ, tori, trivial) by ARI, and find
+    the whole permutation group that keeps the clustered classes (any group: S4 × S4, C3 ≀ S8, …).
 
     \b
     Example: polyequiv discover runs/penalty-sum
              polyequiv discover weights.npy --plot discover.png --format json
+             polyequiv discover weights.npy --compile scheme.json
     SOURCE is a run folder (its checkpoint.pt), a checkpoint, or a .npy / .json weight file.
+    The group's generators feed `polyequiv derive -n N --generators "..."` as printed.
     """
     if clusters is not None and tolerance is not None:
         raise click.UsageError("give --clusters or --tolerance, not both")
+    if scheme_path is not None:
+        check_writable(scheme_path, "'--compile'")
     try:
         weights, origin, model_mode, model_input = load_layout(source, tensor)
         result = discovery.discover(weights, degree=degree, mode=mode or model_mode or "auto",
                                     clusters=clusters, tolerance=tolerance, min_ari=min_ari,
-                                    max_residual=max_residual, input=input_rep or model_input or "V")
+                                    max_residual=max_residual, input=input_rep or model_input or "V",
+                                    bootstrap=bootstrap, residual_tolerance=residual_tolerance)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="'SOURCE'") from None
+    scheme = _compile(result, scheme_path) if scheme_path is not None else None
     if plot is not None:
         _plot(result, plot, origin)
     if fmt == "json":
-        echo_json({"source": origin, **result.to_dict(), **({"plot": str(plot)} if plot else {})})
+        extra = {**({"plot": str(plot)} if plot else {}), **({"scheme": scheme} if scheme else {})}
+        echo_json({"source": origin, **result.to_dict(), **extra})
         return
+    _echo_text(result, origin)
+    if scheme is not None:
+        click.echo(f"wrote {scheme_path}: {scheme['spec']}, {scheme['classes']:,} classes, "
+                   f"{scheme['free']:,} free parameters")
+    if plot is not None:
+        click.echo(f"wrote {plot}")
+
+
+def _echo_text(result: discovery.Discovery, origin: str) -> None:
     layout = result.layout
     read_as = "" if layout.input == "V" else f" {layout.input} → V"
     click.echo(f"{origin}: shape {layout.shape} read as {layout.channels} × {layout.mode}{read_as} degree-"
                f"{layout.degree} layer on n = {layout.n}")
     plural = "class" if result.num_clusters == 1 else "classes"
     click.echo(f"clustered into {result.num_clusters} {plural} ({result.criterion})")
+    for line in discovery.format_group(result):
+        click.echo(line)
     click.echo(f"best: {result.verdict}")
     click.echo(discovery.format_table(result))
-    if plot is not None:
-        click.echo(f"wrote {plot}")
+
+
+def _compile(result: discovery.Discovery, path: Path) -> dict[str, Any]:
+    """Derive the discovered group's layer and write its tying scheme to ``path`` (atomically)."""
+    from polyequiv.derivation import derive
+    from polyequiv.scheme import TyingScheme
+
+    found = result.symmetry
+    spec = result.layout.spec("custom", found.generators)
+    scheme = TyingScheme.from_derivation(derive(spec))
+    try:
+        scheme.save(path)
+    except OSError as error:
+        raise click.BadParameter(f"cannot write {path}: {error.strerror or error}",
+                                 param_hint="'--compile'") from None
+    return {"path": str(path), "spec": str(spec), "classes": scheme.num_classes, "free": scheme.num_free}
 
 
 def _plot(result: discovery.Discovery, path: Path, title: str) -> Any:

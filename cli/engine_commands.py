@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from typing import Any
 
 import click
+from tqdm import tqdm
 
 from polyequiv import render
-from polyequiv.derivation import Derivation, derive
+from polyequiv.derivation import check_derivable, derive
 from polyequiv.errors import SizeLimitError
+from polyequiv.limits import approx, estimate_weights
 from polyequiv.matrix_spec import MatrixLayerSpec
-from polyequiv.patterns import PatternCount, count_by_patterns, pattern_path_problem
+from polyequiv.patterns import check_pattern_count, count_by_patterns, pattern_path_problem
 from polyequiv.spec import LayerSpec
 from polyequiv.verify import verify
 from polyequiv_cli.matrix_options import is_matrix_request
@@ -99,12 +103,18 @@ def derive_command(
 )
 @spec_options(with_n=False)
 @click.option(
-    "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True
+    "--format", "output_format", type=click.Choice(["text", "json", "jsonl"]), default="text",
+    show_default=True,
+    help="text: a table, a row as each size finishes; json: one list at the end; jsonl: one JSON object "
+         "per size as it finishes.",
 )
+@click.option("--progress/--no-progress", default=None,
+              help="A progress bar on stderr (default: when stderr is a terminal).")
 @click.pass_context
 @library_errors
 def count_command(
-    ctx: click.Context, n_range: str, output_format: str, engine: str, **spec_flags: Any
+    ctx: click.Context, n_range: str, output_format: str, progress: bool | None, engine: str,
+    **spec_flags: Any,
 ) -> None:
     """Count distinct weights, free parameters and function dimension over a range of n.
 
@@ -113,7 +123,35 @@ def count_command(
     is the seed's table (22), computed exactly.
     For Sₙ with ordered indexing, sizes beyond the engines are counted from the
     n-free partition patterns (column "path"): polyequiv count -n 1000000 --degree 3.
+    Every size's estimate is checked before the first is counted; rows print as they finish.
     """
+    specs = _count_specs(ctx, n_range, spec_flags)
+    plans = [_plan_count(spec, engine) for spec in specs]  # a refusal comes before any counting
+    show = sys.stderr.isatty() if progress is None else progress
+    widths = _count_widths(specs)
+    results = []
+    if output_format == "text":
+        click.echo(_count_title(specs[0]))
+        click.echo(render.count_header(widths, first=render.count_first_column(specs[0])))
+    with tqdm(total=len(specs), desc="counting", disable=not show, file=sys.stderr, leave=False) as bar:
+        for spec, plan in zip(specs, plans, strict=True):
+            result = count_by_patterns(spec) if plan == "patterns" else derive(spec, engine=engine)
+            results.append(result)
+            bar.update()
+            if output_format == "text":
+                bar.write(render.count_row(result, widths), file=sys.stdout)
+            elif output_format == "jsonl":
+                line = json.dumps(render.json_object(result, show_constraints=False, show_classes=False))
+                bar.write(line, file=sys.stdout)
+    if output_format == "json":
+        echo_json([render.json_object(r, show_constraints=False, show_classes=False) for r in results])
+    elif output_format == "text" and any(r.engine == "patterns" for r in results):
+        click.echo("patterns: counted from the n-free partition patterns (no derivation), where the engines "
+                   "would refuse the size")
+
+
+def _count_specs(ctx: click.Context, n_range: str | None, spec_flags: dict[str, Any]) -> list[Any]:
+    """The specs ``count`` counts: one per size of the range, per grid shape, or one matrix group."""
     if is_matrix_request(spec_flags):  # a matrix group names its size in the group: one row
         spec = build_spec(ctx, None, spec_flags)
         if n_range is not None:
@@ -121,42 +159,21 @@ def count_command(
                 f"{spec.group_label} takes no -n range; write the points in the group, e.g. 'S(5) x O(3)'",
                 param_hint="'--n'",
             )
-        results = [_count_one(spec, engine)]
-    elif spec_flags.get("shape") is not None and n_range is None:  # grid groups: one row per shape
+        return [spec]
+    if spec_flags.get("shape") is not None and n_range is None:  # grid groups: one row per shape
         shapes = spec_flags.pop("shape").split(",")
-        results = [_count_one(build_spec(ctx, None, {**spec_flags, "shape": s}), engine) for s in shapes]
-    elif n_range is None:
+        return [build_spec(ctx, None, {**spec_flags, "shape": s}) for s in shapes]
+    if n_range is None:
         raise click.UsageError("Missing option '--n' / '-n'.")
-    else:
-        results = [_count_one(build_spec(ctx, n, spec_flags), engine) for n in parse_n_range(n_range)]
-    if output_format == "json":
-        echo_json([render.json_object(r, show_constraints=False, show_classes=False) for r in results])
-    else:
-        spec = results[0].spec
-        kind = spec.mode if spec.is_set_layer else f"{spec.input} -> {spec.output}"
-        if isinstance(spec, MatrixLayerSpec):
-            group = f", group {spec.group_label}"
-        else:
-            letters = spec.group_label.rstrip("0123456789")
-            group = f", group {spec.group}" if spec.shape else f", group {letters}n"
-        click.echo(
-            f"{spec.degree_name} {spec.indexing} {kind}"
-            + (" +bias" if spec.bias else "")
-            + (" +symmetric-gauge" if spec.gauge == "symmetric" else "")
-            + group
-        )
-        click.echo(render.count_table(results))
-        if any(r.engine == "patterns" for r in results):
-            click.echo(
-                "patterns: counted from the n-free partition patterns (no derivation), where the engines "
-                "would refuse the size"
-            )
+    return [build_spec(ctx, n, spec_flags) for n in parse_n_range(n_range)]
 
 
-def _count_one(spec: LayerSpec, engine: str) -> Derivation | PatternCount:
-    """Derive with the engines; for Sₙ with ordered indexing, count by patterns where they would refuse."""
+def _plan_count(spec: LayerSpec, engine: str) -> str:
+    """``"derive"``, or ``"patterns"`` for Sₙ with ordered indexing where the engines would refuse;
+    the refusal (with its estimate) when neither can count ``spec``."""
     try:
-        return derive(spec, engine=engine)
+        check_derivable(spec, engine)
+        return "derive"
     except SizeLimitError as refusal:
         problem = pattern_path_problem(spec)
         if engine != "auto" or problem:
@@ -164,7 +181,28 @@ def _count_one(spec: LayerSpec, engine: str) -> Derivation | PatternCount:
             raise SizeLimitError(
                 str(refusal) + hint, estimate=refusal.estimate, limit=refusal.limit
             ) from None
-        return count_by_patterns(spec)
+        check_pattern_count(spec)
+        return "patterns"
+
+
+def _count_widths(specs: list[Any]) -> list[int]:
+    """Column widths known before counting: the number of weights bounds every count column."""
+    widest = max(estimate_weights(spec) for spec in specs)
+    number = len(f"{widest:,}") if widest < 10**15 else len(approx(widest))
+    first = max(len(render.size_label(spec)) for spec in specs)
+    return [max(first, len(render.count_first_column(specs[0]))), max(number, 8), max(number, 7), 5,
+            max(number, 4), max(number, 12), 8, 8]
+
+
+def _count_title(spec: Any) -> str:
+    kind = spec.mode if spec.is_set_layer else f"{spec.input} -> {spec.output}"
+    if isinstance(spec, MatrixLayerSpec):
+        group = f", group {spec.group_label}"
+    else:
+        letters = spec.group_label.rstrip("0123456789")
+        group = f", group {spec.group}" if spec.shape else f", group {letters}n"
+    return (f"{spec.degree_name} {spec.indexing} {kind}" + (" +bias" if spec.bias else "")
+            + (" +symmetric-gauge" if spec.gauge == "symmetric" else "") + group)
 
 
 @click.command("verify")

@@ -20,7 +20,7 @@ from polyequiv_cli.options import OneLineChoice, RefusedError, check_writable, e
 
 # torch is imported only by the commands that train, so `polyequiv derive` stays fast; this list is
 # checked against polyequiv.models.model_names() by the tests.
-MODEL_NAMES = ("tied-linear", "tied-quadratic", "deepsets", "lstm", "mlp", "penalty-mlp",
+MODEL_NAMES = ("tied-linear", "tied-quadratic", "deepsets", "lstm", "mlp", "penalty-mlp", "sharing-linear",
                "variety-tied", "variety-penalty", "variety-projected",
                "tied-edge-linear", "tied-edge-cubic", "gcn", "gin", "row-mlp", "graph-linear",
                "deepsets-rows",

@@ -165,7 +165,7 @@ def derive(spec: LayerSpec | MatrixLayerSpec, engine: str = "auto") -> Derivatio
     if engine not in ENGINES:
         raise SpecError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     started = time.perf_counter()
-    engine = limits.choose_engine(spec, engine)
+    engine = check_derivable(spec, engine)
     if isinstance(spec, MatrixLayerSpec):
         system = _matrix_system(spec, engine)
     else:
@@ -183,10 +183,6 @@ def derive(spec: LayerSpec | MatrixLayerSpec, engine: str = "auto") -> Derivatio
 
 
 def _permutation_system(spec: LayerSpec, engine: str) -> ConstraintSystem:
-    limits.check_sparse(spec)
-    limits.check_blockwise(limits.estimate_exact_nonzeros(spec), f"{spec} (estimated)")
-    if engine == "symbolic":
-        limits.check_symbolic(spec)
     index = WeightIndex(spec)
     if engine == "symbolic":
         from polyequiv.engines.symbolic import derive_symbolic  # sympy, imported only here
@@ -195,13 +191,34 @@ def _permutation_system(spec: LayerSpec, engine: str) -> ConstraintSystem:
     return derive_sparse(index)
 
 
+def check_derivable(spec: LayerSpec | MatrixLayerSpec, engine: str = "auto") -> str:
+    """The engine :func:`derive` would use for ``spec``, after the size checks it would make.
+
+    Cheap (estimates only): ``count`` runs it on every size of a range before counting the first.
+
+    Raises
+    ------
+    SizeLimitError
+        When :func:`derive` would refuse ``spec``, with the estimate that decides it.
+    """
+    engine = limits.choose_engine(spec, engine)
+    if isinstance(spec, MatrixLayerSpec):
+        limits.check_matrix(spec)
+        if engine == "symbolic":
+            limits.check_matrix_symbolic(spec)
+        return engine
+    limits.check_sparse(spec)
+    limits.check_blockwise(limits.estimate_exact_nonzeros(spec), f"{spec} (estimated)")
+    if engine == "symbolic":
+        limits.check_symbolic(spec)
+    return engine
+
+
 def _matrix_system(spec: MatrixLayerSpec, engine: str) -> ConstraintSystem:
     """The equations of a matrix group: one engine for every group (:mod:`polyequiv.engines.matrix`),
     and its literal sympy cross-check (:mod:`polyequiv.engines.matrix_symbolic`)."""
-    limits.check_matrix(spec)
     index = WeightIndex(spec)
     if engine == "symbolic":
-        limits.check_matrix_symbolic(spec)
         from polyequiv.engines.matrix_symbolic import derive_matrix_symbolic  # sympy, imported only here
 
         return derive_matrix_symbolic(index)

@@ -457,3 +457,20 @@ def count_by_patterns(spec: LayerSpec) -> PatternCount:
     patterns = layer_patterns(spec.input, spec.output, spec.degree, bias=spec.bias)
     count = sum(1 for p in patterns if p.num_blocks <= spec.n)
     return PatternCount(spec, count, len(patterns), time.perf_counter() - started)
+
+
+def check_pattern_count(spec: LayerSpec) -> None:
+    """Refuse, before listing anything, a layer whose patterns would need more than
+    :data:`MAX_PARTITIONS` set partitions for one (output term, composition) (``count`` checks every
+    size of a range this way before it counts the first)."""
+    for out_term in spec.output.terms:
+        for composition in _compositions(spec.input.terms, spec.degree, spec.bias):
+            size = len(_layout(out_term, spec.input.terms, composition).names)
+            estimate = _bell(size)
+            if estimate > MAX_PARTITIONS:
+                raise SizeLimitError(
+                    f"enumerating patterns would list Bell({size}) = {estimate:,} set partitions of {size} "
+                    f"index positions; the limit is {MAX_PARTITIONS:,}. Use a smaller degree",
+                    estimate=estimate,
+                    limit=MAX_PARTITIONS,
+                )

@@ -15,6 +15,7 @@ import string
 from collections.abc import Callable
 from typing import Any
 
+from polyequiv import limits
 from polyequiv.constraints import CONSTRAINT_KINDS, AdditiveConstraint, Equality, constraint_kind
 from polyequiv.derivation import Derivation
 from polyequiv.patterns import Pattern, PatternCount, layer_patterns, pattern_of_slot
@@ -337,6 +338,28 @@ def json_object(
     return data
 
 
+COUNT_HEADER = ("n", "distinct", "weights", "%", "free", "function dim", "seconds", "path")
+
+
+def count_header(widths: list[int], first: str = "n") -> str:
+    """The header line of a count table whose columns have ``widths``."""
+    return "  ".join(h.rjust(w) for h, w in zip((first, *COUNT_HEADER[1:]), widths, strict=True))
+
+
+def count_row(r: Derivation | PatternCount, widths: list[int]) -> str:
+    """One row of a count table (see :func:`count_table`), right-aligned in ``widths``."""
+    pct = 100.0 * r.distinct_weights / r.num_weights if r.num_weights else 0.0
+    weights = f"{r.num_weights:,}" if r.num_weights < 10**15 else limits.approx(r.num_weights)
+    cells = (size_label(r.spec), f"{r.distinct_weights:,}", weights, f"{pct:.1f}", f"{r.free_parameters:,}",
+             f"{r.function_dim:,}", f"{r.seconds:.3f}", r.engine)
+    return "  ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True))
+
+
+def count_first_column(spec: Any) -> str:
+    """``group`` for a matrix group's row, else ``n``."""
+    return "group" if spec.shape is None and not isinstance(spec.group, str) else "n"
+
+
 def count_table(results: list[Derivation | PatternCount]) -> str:
     """The seed's table (22) layout: n, distinct weights, total weights, percentage, free, function dim,
     seconds, and the path that counted (``symbolic``, ``sparse`` or ``patterns``)."""
@@ -349,7 +372,7 @@ def count_table(results: list[Derivation | PatternCount]) -> str:
         weights = f"{r.num_weights:,}" if r.num_weights < 10**15 else f"{r.num_weights:.3e}"
         rows.append(
             (
-                _size_label(r.spec),
+                size_label(r.spec),
                 f"{r.distinct_weights:,}",
                 weights,
                 f"{pct:.1f}",
@@ -364,7 +387,7 @@ def count_table(results: list[Derivation | PatternCount]) -> str:
     return "\n".join([fmt.format(*header), *(fmt.format(*row) for row in rows)])
 
 
-def _size_label(spec: Any) -> str:
+def size_label(spec: Any) -> str:
     """The first column of the count table: n, the grid shape, or a matrix group's name."""
     if spec.shape is not None:
         return f"{spec.shape[0]}x{spec.shape[1]}"

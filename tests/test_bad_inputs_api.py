@@ -12,10 +12,12 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from polyequiv import LayerSpec, MatrixLayerSpec, TyingScheme, derive, load_scheme, verify
+from polyequiv.discovery import discover
 from polyequiv.matrix_groups import custom_matrix_group
 from polyequiv.nn import InvariantPolyReadout, SetPolyLayer, TensorPolyLayer, TiedPolynomialLayer
 
@@ -130,6 +132,14 @@ CONSTRUCTION = [
      "elements must be an integer ≥ 1"),
     ("Matrix tied channels", lambda: TiedPolynomialLayer(MatrixLayerSpec("O(2)", 1, "V", "V"), 2, 1),
      "takes one channel"),
+    ("discover constant", lambda: discover(np.full((4, 4), 2.0)), "the weights are constant (all 2)"),
+    ("discover NaN", lambda: discover(np.where(np.eye(3) > 0, np.nan, 1.0)), "3 NaN or infinite value(s)"),
+    ("discover inf", lambda: discover(np.full((3, 3), -np.inf)), "9 NaN or infinite value(s) out of 9"),
+    ("discover scalar", lambda: discover(np.float64(1.0)), "shape () fits no candidate group"),
+    ("discover non-square", lambda: discover(np.ones((3, 4))), "shape (3, 4) fits no candidate group"),
+    ("discover rank", lambda: discover(np.ones((3, 3, 3, 2)), degree=2), "shape (3, 3, 3, 2) fits no"),
+    ("discover E rank", lambda: discover(np.ones((4, 4)), input="E"), "shape (4, 4) fits no candidate"),
+    ("discover degree", lambda: discover(np.ones((3, 3)), degree=3), "got degree 3"),
 ]
 
 FILES = [

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -84,7 +85,8 @@ COUNT_VERIFY_CASES = [
     (["count", "--n", "0-3"], "every n must be ≥ 1"),
     (["count", "--n", "1-100000000000"], "lists more than 10,000 sizes"),
     (["count", "--n", "3", "--degree", "-2"], "-2 is not in the range x>=0"),
-    (["count", "--n", "3", "--format", "latex"], "'latex' is not one of 'text', 'json'"),
+    (["count", "--n", "3", "--format", "latex"], "'latex' is not one of 'text', 'json', 'jsonl'"),
+    (["count", "--n", "3", "--progress", "yes"], "unexpected extra argument (yes)"),
     (["count", "--n", "3", "--engine", "fast"], "'fast' is not one of"),
     (["count", "--n", "1-3", "--generators", "(0 1)"], "point 1 is not in 0..0"),
     (["count", "--n", "1000000", "--degree", "3", "--engine", "sparse"],
@@ -306,6 +308,11 @@ def tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
                          ("truncated-run", "sha256=" + "0" * 64 + " bytes=10")):
         (root / name).mkdir()
         (root / name / "checkpoint.pt").write_bytes(f"polyequiv-checkpoint 2 {header}\n".encode() + b"abc")
+    weights = {"constant": np.full((4, 4), 0.5), "nan": np.where(np.eye(4) > 0, np.nan, 1.0),
+               "inf": np.where(np.eye(4) > 0, np.inf, 1.0), "scalar": np.array(3.0),
+               "nonsquare": np.arange(12.0).reshape(3, 4), "rank4": np.zeros((2, 3, 4, 5))}
+    for name, array in weights.items():
+        np.save(root / f"{name}.npy", array)
     return root
 
 
@@ -354,6 +361,16 @@ DISCOVER_CASES = [
     (["discover", "{tmp}/file.txt", "--max-residual", "-1"], "-1.0 is not in the range x>=0"),
     (["discover", "{tmp}/file.txt", "--plot"], "'--plot' requires an argument"),
     (["discover", "{tmp}/file.txt", "--format", "xml"], "'xml' is not one of 'text', 'json'"),
+    (["discover", "{tmp}/file.txt", "--bootstrap", "-1"], "-1 is not in the range 0<=x<=1000"),
+    (["discover", "{tmp}/file.txt", "--residual-tolerance", "-0.1"], "-0.1 is not in the range x>=0"),
+    (["discover", "{tmp}/file.txt", "--compile", "{tmp}/folder"], "is a directory"),
+    (["discover", "{tmp}/constant.npy"], "the weights are constant (all 0.5)"),
+    (["discover", "{tmp}/nan.npy"], "4 NaN or infinite value(s) out of 16"),
+    (["discover", "{tmp}/inf.npy"], "4 NaN or infinite value(s) out of 16"),
+    (["discover", "{tmp}/scalar.npy"], "shape () fits no candidate group"),
+    (["discover", "{tmp}/nonsquare.npy"], "shape (3, 4) fits no candidate group"),
+    (["discover", "{tmp}/nonsquare.npy", "--mode", "equivariant"], "shape (3, 4) fits no candidate group"),
+    (["discover", "{tmp}/rank4.npy", "--degree", "2"], "shape (2, 3, 4, 5) fits no candidate group"),
 ]
 SECOND_WAVE_CASES = GRID_CASES + SECOND_WAVE_RUN_CASES + COMPOSE_CASES + DISCOVER_CASES
 

@@ -208,3 +208,28 @@ def test_full_cubic_function_dim_matches_ordered(n: int) -> None:
     full = derive(LayerSpec(n=n, degree=3, indexing="full"))
     assert full.function_dim == derive(LayerSpec(n=n, degree=3)).free_parameters
     assert full.free_parameters == full.function_dim + full.index.num_weights - full.index.num_slots
+
+
+def test_count_refuses_an_oversized_range_before_counting_anything() -> None:
+    from click.testing import CliRunner
+
+    from polyequiv_cli.main import cli
+
+    result = CliRunner().invoke(cli, ["count", "-n", "2-40", "--degree", "3", "--indexing", "full"])
+    assert result.exit_code == 2 and "refused: exact blockwise counting on S39" in result.output
+    assert "distinct" not in result.output  # no header, no row: the refusal came first
+
+
+def test_count_streams_rows_and_json_lines() -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from polyequiv_cli.main import cli
+
+    text = CliRunner().invoke(cli, ["count", "-n", "2-4,1000000", "--degree", "2"]).output.splitlines()
+    rows = [line.split() for line in text[2:6]]
+    assert [row[0] for row in rows] == ["2", "3", "4", "1000000"] and rows[-1][-1] == "patterns"
+    assert len({len(line) for line in text[1:6]}) == 1  # aligned: widths fixed before the first row
+    lines = CliRunner().invoke(cli, ["count", "-n", "3,5", "--format", "jsonl"]).output.splitlines()
+    assert [json.loads(line)["spec"]["n"] for line in lines] == [3, 5]

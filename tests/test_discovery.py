@@ -387,8 +387,8 @@ def test_cli_reads_seed_sharing_runs_as_one_translation_by_pixel_matrix_per_clas
     import numpy as np
     import torch
 
+    from polyequiv.discovery.runs import _reshape_model_weight
     from polyequiv.training.checkpoint import load_checkpoint, save_checkpoint
-    from polyequiv_cli.discover_commands import _reshape_model_weight
 
     code, output = invoke("train", "--task", "shift-2d", "--quick", "--model", "seed-sharing",
                           "--epochs", "1", "--train-size", "64", "--test-size", "16", "--no-progress",

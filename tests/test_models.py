@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 
@@ -144,6 +146,21 @@ def test_cli_lists_the_same_models() -> None:
     from polyequiv_cli.train_commands import MODEL_NAMES
 
     assert list(MODEL_NAMES) == model_names()
+
+
+def test_the_sharing_penalty_is_the_sum_over_every_pair() -> None:
+    """sharing-linear's penalty equals λ Σ_{a<b} |w_a − w_b| summed pair by pair, and computes y = Wx + b."""
+    torch.manual_seed(1)
+    model = build_model("sharing-linear", ModelContext("reals", True, max_cardinality=5), penalty=0.01)
+    entries = model.weight.detach().double().flatten().tolist()
+    brute = 0.01 * sum(abs(a - b) for a, b in itertools.combinations(entries, 2))
+    assert float(model.penalty().detach()) == pytest.approx(brute, rel=1e-6)
+    values, mask = real_batch(length=5)
+    expected = (values * mask) @ model.weight.T + model.bias
+    torch.testing.assert_close(model(values, mask), expected)
+    assert build_model("sharing-linear", REALS, penalty=0.0).penalty() is None
+    with pytest.raises(ModelError, match="finite number ≥ 0"):
+        build_model("sharing-linear", REALS, penalty=-1.0)
 
 
 # ---------------------------------------------------------------------- the penalty towards the ties

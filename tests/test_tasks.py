@@ -54,11 +54,13 @@ def _brute(name: str, x: list[float]) -> float | list[float]:
         "pairwise-products": sum(a * b for a, b in itertools.combinations(x, 2)),
         "center": [v - total / n for v in x],
         "times-sum": [v * total for v in x],
+        "two-sets": [v - sum(x[: n // 2]) / (n // 2) for v in x[: n // 2]]
+        + [sum(x[n // 2:]) / (n - n // 2)] * (n - n // 2),
     }[name]
 
 
 @pytest.mark.parametrize("name", ["real-sum", "sum-of-squares", "square-of-sum", "pairwise-products",
-                                  "center", "times-sum"])
+                                  "center", "times-sum", "two-sets"])
 def test_targets_match_their_formulas(name: str) -> None:
     task = make_task(name, seed=2, train=30, valid=0, test=3, cardinalities=[4, 7])
     for split in [task.train, *task.test.values()]:
@@ -73,13 +75,21 @@ def test_targets_match_their_formulas(name: str) -> None:
 
 @pytest.mark.parametrize("name", list(sets.TASKS))
 def test_targets_respect_the_symmetry(name: str) -> None:
-    """Invariant targets do not move under a permutation of the elements; equivariant ones move with it."""
+    """Invariant targets do not move under a permutation of the elements; equivariant ones move with it.
+    A task of ``blocks`` > 1 is only symmetric under permutations inside each block (two-sets: S₃ × S₃
+    on 6 elements), and a permutation that mixes the blocks moves its targets."""
     task = make_task(name, seed=3, train=20, valid=0, test=5, cardinalities=[6])
     split = task.test[6]
-    sigma = np.random.default_rng(0).permutation(6)
+    rng = np.random.default_rng(0)
+    blocks = TASKS[name].blocks
+    sigma = np.concatenate([b * (6 // blocks) + rng.permutation(6 // blocks) for b in range(blocks)])
     permuted = TASKS[name].target(split.values[:, sigma], split.mask[:, sigma])
     expected = split.targets[:, sigma] if task.equivariant else split.targets
     np.testing.assert_allclose(permuted, expected, rtol=1e-5, atol=1e-5)
+    if blocks > 1:
+        mixing = np.array([3, 1, 2, 0, 4, 5])
+        moved = TASKS[name].target(split.values[:, mixing], split.mask[:, mixing])
+        assert not np.allclose(moved, split.targets[:, mixing], atol=1e-3)
 
 
 @given(seed=st.integers(0, 2**31), name=st.sampled_from(list(sets.TASKS)))

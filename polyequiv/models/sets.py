@@ -20,6 +20,7 @@ name                architecture                                                
 ``lstm``            the lab's: embedding 128 → LSTM 64 → last hidden state → Linear 1    no
 ``mlp``             MLP on the padded vector and its mask, width = largest cardinality   —
 ``penalty-mlp``     dense set-shaped MLP + λ‖W − project(W)‖² towards the derived ties   yes
+``sharing-linear``  dense linear layer ``Wx + b`` + λ Σ_pairs |w_a − w_b| (no group)      yes
 ==================  ===================================================================  ==========
 
 Digits enter the tied models as their **value** (a digit *is* a number, and the
@@ -367,6 +368,45 @@ class PenaltyMLP(SetModel):
         return {"equivariance_residual": math.sqrt(residual / total) if total else 0.0}
 
 
+class SharingLinear(SetModel):
+    """A dense linear layer on the padded vector, pulled towards *some* weight sharing by one penalty.
+
+    ``y = W x + b`` with ``W`` of shape ``(N, N)`` (equivariant tasks) or ``(1, N)`` (invariant),
+    ``N`` the largest cardinality, ``x`` left-padded with zeros.  Training adds the seed's §1.4.1
+    sharing penalty with its one hyperparameter, over every pair of entries of ``W``:
+
+        λ · Σ_{a < b} |w_a − w_b|  =  λ · Σ_r (2r − m + 1) w_(r)
+
+    (``w_(r)`` the entries sorted, ``m`` their number: ``O(m log m)``, not ``O(m²)``).  It names no
+    group: the ties it favours are whatever the data allow, which is what ``polyequiv discover``
+    reads off ``W`` afterwards (the entry ``weight``).
+    """
+
+    def __init__(self, context: ModelContext, penalty: float = 1e-4) -> None:
+        super().__init__()
+        if not (math.isfinite(penalty) and penalty >= 0):
+            raise ModelError(f"the penalty weight must be a finite number ≥ 0, got {penalty}")
+        self.equivariant = context.equivariant
+        self.width, self.strength = context.max_cardinality, float(penalty)
+        outputs = self.width if self.equivariant else 1
+        self.weight = nn.Parameter(torch.randn(outputs, self.width) / math.sqrt(self.width))
+        self.bias = nn.Parameter(torch.zeros(outputs))
+
+    def forward(self, values: Tensor, mask: Tensor) -> Tensor:
+        length = values.shape[1]
+        x = _left_pad(_as_float(values) * mask.to(torch.get_default_dtype()), self.width)
+        out = x @ self.weight.T + self.bias
+        return out[:, -length:] if self.equivariant else out[:, 0]
+
+    def penalty(self) -> Tensor | None:
+        if self.strength == 0:
+            return None
+        ordered = torch.sort(self.weight.flatten()).values
+        m = ordered.numel()
+        ranks = torch.arange(m, dtype=ordered.dtype, device=ordered.device)
+        return self.strength * torch.sum((2 * ranks - m + 1) * ordered)
+
+
 # ---------------------------------------------------------------------- registry
 #: The lab's training settings (DeepSets lab, §2.3): 20 epochs, batch 64, Adam 1e-3, L1 loss.
 LAB_TRAINING: dict[str, Any] = {"epochs": 20, "batch_size": 64, "lr": 1e-3, "loss": "l1",
@@ -406,3 +446,7 @@ register(ModelDefinition(
 register(ModelDefinition(
     "penalty-mlp", "dense set-shaped MLP (8 channels, ReLU) + λ‖W − project(W)‖² towards the derived ties",
     PenaltyMLP, {"hidden": 8, "activation": "relu", "penalty": 1.0}, LAB_TRAINING))
+register(ModelDefinition(
+    "sharing-linear", "dense linear layer Wx + b + λ Σ_pairs |w_a − w_b| (the seed's §1.4.1 sharing penalty, "
+                      "no group)",
+    SharingLinear, {"penalty": 1e-4}, LAB_TRAINING))

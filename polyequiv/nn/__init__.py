@@ -1,5 +1,7 @@
 """Torch modules built from derived constraints.
 
+* :func:`layer` — the one entry point: a spec string as the CLI writes it → the fastest correct
+  module below (:func:`choose_layer` says which, and why).
 * :class:`TiedPolynomialLayer` — any group, materialised tied weights (one parameter per
   class and channel-block entry, or the exact basis for full indexing).
 * :class:`SetPolyLayer` — the symmetric group, size-agnostic, through power sums.
@@ -20,6 +22,7 @@
     torch.Size([4, 1])
 """
 
+from polyequiv.nn.factory import choose_layer, layer
 from polyequiv.nn.grid_layers import CircularPolyLayer
 from polyequiv.nn.set_layers import InvariantPolyReadout, SetPolyLayer
 from polyequiv.nn.tensor_layers import TensorPolyLayer
@@ -31,6 +34,8 @@ __all__ = [
     "SetPolyLayer",
     "TensorPolyLayer",
     "TiedPolynomialLayer",
+    "choose_layer",
     "equivariance_residual",
+    "layer",
     "project",
 ]

@@ -25,7 +25,15 @@ task                   target                        kind
 ``pairwise-products``  ``Σ_{i<j} x_i x_j``           invariant
 ``center``             ``x_k − p_1 / n``             equivariant
 ``times-sum``          ``x_k · p_1``                 equivariant
+``two-sets``           ``x_k − mean(A)`` on the      equivariant
+                       first half A, ``mean(B)`` on  (S₄ × S₄ only)
+                       the second half B (n = 8)
 =====================  ============================  ===============
+
+``two-sets`` is the one task whose symmetry is not the whole Sₙ: its 8 elements are two sets
+of 4 with different roles (the first is centred, the second averaged), so it is equivariant under
+permutations inside each half (S₄ × S₄, :attr:`TaskDefinition.blocks` = 2) and under nothing that
+mixes the halves; no candidate group of :mod:`polyequiv.discovery` is that group.
 
 The train, validation and test sets come from independent streams
 ``numpy.random.default_rng([seed, stream])``, so changing the test sizes does
@@ -125,6 +133,7 @@ class TaskDefinition:
     low: float = 0.0
     high: float = 1.0
     reference: str = ""
+    blocks: int = 1  # the real elements form this many consecutive halves/blocks, each permuted alone
 
     @property
     def discrete(self) -> bool:
@@ -211,6 +220,19 @@ def target_times_sum(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.where(mask, values.astype(np.float64) * _power_sum(values, mask, 1)[:, None], 0.0)
 
 
+def target_two_sets(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``x_k − mean(A)`` for ``k`` in the first half ``A`` of the real elements, ``mean(B)`` for ``k`` in
+    the second half ``B``; ``0`` at padding."""
+    x = np.where(mask, values.astype(np.float64), 0.0)
+    n = mask.sum(axis=1, keepdims=True)
+    position = np.cumsum(mask, axis=1) - 1  # rank of each real element among its row's
+    first = mask & (position < n // 2)
+    second = mask & ~first
+    mean_a = (x * first).sum(axis=1, keepdims=True) / np.maximum(first.sum(axis=1, keepdims=True), 1)
+    mean_b = (x * second).sum(axis=1, keepdims=True) / np.maximum(second.sum(axis=1, keepdims=True), 1)
+    return np.where(first, x - mean_a, np.where(second, mean_b, 0.0))
+
+
 # ---------------------------------------------------------------------- registry
 _CARDINALITIES_5_TO_100 = tuple(range(5, 101, 5))
 _POLY_CARDINALITIES = (5, 10, 20, 50, 100)
@@ -253,6 +275,19 @@ TASKS: dict[str, TaskDefinition] = {
     "pairwise-products": _polynomial("pairwise-products", "Σ_{i<j} x_i x_j", target_pairwise_products, False),
     "center": _polynomial("center", "x_k − (1/n) Σ_i x_i", target_center, True),
     "times-sum": _polynomial("times-sum", "x_k · Σ_i x_i", target_times_sum, True),
+    "two-sets": TaskDefinition(
+        name="two-sets",
+        formula="x_k − mean(A) on the first 4 (A), mean(B) on the last 4 (B); x_i uniform in [−1, 1]",
+        elements="reals",
+        equivariant=True,
+        target=target_two_sets,
+        full=TaskSizes(train=8_000, valid=1_000, test=1_000, cardinalities=(8,), min_train=8, max_train=8),
+        quick=TaskSizes(train=2_000, valid=200, test=200, cardinalities=(8,), min_train=8, max_train=8),
+        low=-1.0,
+        high=1.0,
+        reference="issue 21: a symmetry outside every candidate list (S4 × S4)",
+        blocks=2,
+    ),
 }
 
 # stream ids of numpy.random.default_rng([seed, stream]): one per split (test: one per cardinality)
