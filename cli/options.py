@@ -48,126 +48,135 @@ def spec_options(
     """
 
     def decorate(command: Callable) -> Callable:
-        options = [
-            click.option(
-                "--degree",
-                "-d",
-                type=click.IntRange(min=0),
-                default=2,
-                show_default=True,
-                help="Polynomial degree (1 linear, 2 quadratic, 3 cubic, ...).",
-            ),
-            click.option(
-                "--indexing",
-                type=click.Choice(["ordered", "full"]),
-                default="ordered",
-                show_default=True,
-                help="One weight per monomial (i ≤ j), or per ordered index tuple (redundant).",
-            ),
-            click.option(
-                "--bias/--no-bias",
-                default=False,
-                show_default=True,
-                help="Homogenise with x_b ≡ 1: all monomials of degree ≤ d.",
-            ),
-            click.option(
-                "--mode",
-                type=click.Choice(["equivariant", "invariant"]),
-                default="equivariant",
-                show_default=True,
-                help="Output permuted with the input, or a scalar.",
-            ),
-            click.option(
-                "--input",
-                "--input-rep",
-                "input_rep",
-                default="V",
-                show_default=True,
-                metavar="REP",
-                help="Input representation: V (a set), E (undirected edges), V2 (ordered pairs), 1, sums "
-                "such as 'V + E'; for a matrix group 1, V, V2, ... with multiplicities ('2*1 + 2*V'), for "
-                "'S(n) x G' points⊗matrix terms ('V(x)1 + V(x)V').",
-            ),
-            click.option(
-                *output_flags,
-                "output_rep",
-                default=None,
-                metavar="REP",
-                help="Output representation (default V, or 1 with --mode invariant).",
-            ),
-            click.option(
-                "--group",
-                type=GroupType(),
-                default="symmetric",
-                show_default=True,
-                help="Symmetry group: symmetric, cyclic, dihedral (on the n elements); torus: translations "
-                "of an HxW grid (needs --shape), torus-dihedral: and the square's symmetries (H == W); "
-                "or a matrix group: O(d), SO(d), O(1,3), SO(1,3), SO+(1,3), B(n), 'S(n) x O(d)' (n points "
-                "in R^d), custom (with --matrix-generators).",
-            ),
-            click.option(
-                "--matrix-generators",
-                default=None,
-                metavar="FILE",
-                help="Custom matrix group: JSON {\"finite\": [matrices], \"lie\": [matrices]}, rows of "
-                "integers or rational strings such as \"1/2\".",
-            ),
-            click.option(
-                "--shape",
-                default=None,
-                metavar="HxW",
-                help="Grid of --group torus / torus-dihedral, e.g. 10x10 (10 or 10x1: a 1D signal); "
-                "pixels are numbered row-major, n = H·W (-n may be left out).",
-            ),
-            click.option(
-                "--generators",
-                default=None,
-                metavar="CYCLES",
-                help="Custom group from generators in cycle notation, e.g. '(0 1)(2 3),(0 2 4)'.",
-            ),
-            click.option(
-                "--transpositions",
-                type=click.Choice(list(groups.TRANSPOSITION_SETS)),
-                default="adjacent",
-                show_default=True,
-                help="Generating set of Sₙ: (i i+1), all (i j) as in the seed, or {(0 1), (0 … n−1)}.",
-            ),
-            click.option(
-                "--gauge",
-                type=click.Choice(["none", "symmetric"]),
-                default="none",
-                show_default=True,
-                help="Full indexing only: tie W^k_t to its sorted-index twin.",
-            ),
-        ]
+        options = [*_layer_options(output_flags), *_group_options()]
         if with_engine:
-            options.append(
-                click.option(
-                    "--engine",
-                    type=click.Choice(["auto", "symbolic", "sparse"]),
-                    default="auto",
-                    show_default=True,
-                    help="auto is sparse (index arithmetic, the fastest); symbolic (sympy expansion) is the "
-                    "cross-check.",
-                )
-            )
+            options.append(_ENGINE_OPTION)
         if with_n:
-            options.insert(
-                0,
-                click.option(
-                    "-n",
-                    "--n",
-                    "n",
-                    type=click.IntRange(min=1),
-                    default=None,
-                    help="Number of set elements (required unless --shape gives the grid).",
-                ),
-            )
+            options.insert(0, _N_OPTION)
         for option in reversed(options):
             command = option(command)
         return command
 
     return decorate
+
+
+def _layer_options(output_flags: tuple[str, ...]) -> list[Callable]:
+    """Degree, indexing, bias, mode and the representations."""
+    return [
+        click.option(
+            "--degree",
+            "-d",
+            type=click.IntRange(min=0),
+            default=2,
+            show_default=True,
+            help="Polynomial degree (1 linear, 2 quadratic, 3 cubic, ...).",
+        ),
+        click.option(
+            "--indexing",
+            type=click.Choice(["ordered", "full"]),
+            default="ordered",
+            show_default=True,
+            help="One weight per monomial (i ≤ j), or per ordered index tuple (redundant).",
+        ),
+        click.option(
+            "--bias/--no-bias",
+            default=False,
+            show_default=True,
+            help="Homogenise with x_b ≡ 1: all monomials of degree ≤ d.",
+        ),
+        click.option(
+            "--mode",
+            type=click.Choice(["equivariant", "invariant"]),
+            default="equivariant",
+            show_default=True,
+            help="Output permuted with the input, or a scalar.",
+        ),
+        click.option(
+            "--input",
+            "--input-rep",
+            "input_rep",
+            default="V",
+            show_default=True,
+            metavar="REP",
+            help="Input representation: V (a set), E (undirected edges), V2 (ordered pairs), 1, sums "
+            "such as 'V + E'; for a matrix group 1, V, V2, ... with multiplicities ('2*1 + 2*V'), for "
+            "'S(n) x G' points⊗matrix terms ('V(x)1 + V(x)V').",
+        ),
+        click.option(
+            *output_flags,
+            "output_rep",
+            default=None,
+            metavar="REP",
+            help="Output representation (default V, or 1 with --mode invariant).",
+        ),
+    ]
+
+
+def _group_options() -> list[Callable]:
+    """The group: its kind, generators, shape, transposition set, and the gauge."""
+    return [
+        click.option(
+            "--group",
+            type=GroupType(),
+            default="symmetric",
+            show_default=True,
+            help="Symmetry group: symmetric, cyclic, dihedral (on the n elements); torus: translations "
+            "of an HxW grid (needs --shape), torus-dihedral: and the square's symmetries (H == W); "
+            "or a matrix group: O(d), SO(d), O(1,3), SO(1,3), SO+(1,3), B(n), 'S(n) x O(d)' (n points "
+            "in R^d), custom (with --matrix-generators).",
+        ),
+        click.option(
+            "--matrix-generators",
+            default=None,
+            metavar="FILE",
+            help="Custom matrix group: JSON {\"finite\": [matrices], \"lie\": [matrices]}, rows of "
+            "integers or rational strings such as \"1/2\".",
+        ),
+        click.option(
+            "--shape",
+            default=None,
+            metavar="HxW",
+            help="Grid of --group torus / torus-dihedral, e.g. 10x10 (10 or 10x1: a 1D signal); "
+            "pixels are numbered row-major, n = H·W (-n may be left out).",
+        ),
+        click.option(
+            "--generators",
+            default=None,
+            metavar="CYCLES",
+            help="Custom group from generators in cycle notation, e.g. '(0 1)(2 3),(0 2 4)'.",
+        ),
+        click.option(
+            "--transpositions",
+            type=click.Choice(list(groups.TRANSPOSITION_SETS)),
+            default="adjacent",
+            show_default=True,
+            help="Generating set of Sₙ: (i i+1), all (i j) as in the seed, or {(0 1), (0 … n−1)}.",
+        ),
+        click.option(
+            "--gauge",
+            type=click.Choice(["none", "symmetric"]),
+            default="none",
+            show_default=True,
+            help="Full indexing only: tie W^k_t to its sorted-index twin.",
+        ),
+    ]
+
+
+_ENGINE_OPTION = click.option(
+    "--engine",
+    type=click.Choice(["auto", "symbolic", "sparse"]),
+    default="auto",
+    show_default=True,
+    help="auto is sparse (index arithmetic, the fastest); symbolic (sympy expansion) is the cross-check.",
+)
+_N_OPTION = click.option(
+    "-n",
+    "--n",
+    "n",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Number of set elements (required unless --shape gives the grid).",
+)
 
 
 def build_spec(ctx: click.Context, n: int | None, params: dict[str, Any]) -> LayerSpec | MatrixLayerSpec:

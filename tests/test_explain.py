@@ -160,3 +160,14 @@ def test_non_polynomial_models_are_refused_in_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
     empty = CliRunner().invoke(cli, ["explain", str(tmp_path)])
     assert empty.exit_code == 2 and "holds no run to explain" in empty.output
+
+
+def test_a_composed_network_is_explained_whole_and_layer_by_layer(tmp_path: Path) -> None:
+    train(RunConfig.create("sum-of-squares", "variety-tied", task_options={"quick": True}), tmp_path / "v")
+    explanation = explain_run(tmp_path / "v")
+    assert explanation.formula() == "y = p₂"  # sets of exactly 3 elements, read as the n-free law
+    scaled = explanation.checks["scaled"]
+    assert scaled["size"] == 30 and scaled["max_error_vs_target"] < 1e-9
+    first, second = explanation.layers
+    assert first["formula"].startswith("h_k = ") and second["formula"].startswith("h = ")
+    assert "layer by layer:" in explanation.text() and explanation.to_dict()["layers"] == explanation.layers

@@ -27,6 +27,9 @@ class Explanation:
         10× the training size (the targets only; set or graph size in ``size``).
     patterns : dict
         The partition pattern behind each graph feature, by feature key (for drawing).
+    layers : list of dict
+        A composed network's layers, each as a formula of its own input (or a note why not):
+        :mod:`polyequiv.explain.layers`.
     """
 
     run: str
@@ -37,6 +40,7 @@ class Explanation:
     definitions: list[str]
     checks: dict[str, Any] = field(default_factory=dict)
     patterns: dict[str, Any] = field(default_factory=dict)
+    layers: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def terms(self) -> list[Term]:
@@ -44,18 +48,7 @@ class Explanation:
 
     def formula(self) -> str:
         """``y_k = 1/2 · Σ_{j,l} A_kj A_kl A_jl``."""
-        if not self.terms:
-            return f"{self.output} = 0"
-        parts = []
-        for number, term in enumerate(self.terms):
-            value = term.coefficient
-            sign = "-" if value < 0 else "+"
-            magnitude = abs(value)
-            body = term.feature.text
-            piece = body if magnitude == 1 and body != "1" else (
-                str(magnitude) if body == "1" else f"{magnitude} · {body}")
-            parts.append((("-" if sign == "-" else "") if number == 0 else f" {sign} ") + piece)
-        return f"{self.output} = " + "".join(parts)
+        return formula_text(self.output, self.terms)
 
     def latex(self) -> str:
         """The formula in LaTeX (``\\frac`` coefficients)."""
@@ -94,6 +87,7 @@ class Explanation:
                           "rule": "a term is pruned, and a coefficient rounded to the simplest rational, "
                                   "while every prediction on the fresh data stays within tolerance × scale"},
             "checks": self.checks,
+            **({"layers": self.layers} if self.layers else {}),
         }
 
     def text(self) -> str:
@@ -115,6 +109,10 @@ class Explanation:
             lines.append(f"fresh data ({fresh['rows']:,} predictions): largest error against the model "
                          f"{fresh['max_error_vs_model']:.3g}, against the targets "
                          f"{fresh['max_error_vs_target']:.3g}")
+        if self.layers:
+            lines.append("layer by layer:")
+            lines += [f"  {entry['layer']}. {entry['spec']}: {entry.get('formula') or entry['note']}"
+                      for entry in self.layers]
         scaled = self.checks.get("scaled")
         if scaled:
             lines.append(f"at 10× the training size ({scaled['size']}, {scaled['rows']:,} predictions): "
@@ -124,3 +122,18 @@ class Explanation:
 
 def _latex_output(output: str) -> str:
     return output.replace("y_k", "y_{k}")
+
+
+def formula_text(output: str, terms: list[Term]) -> str:
+    """``output = c₁ · φ₁ + c₂ · φ₂ …`` in plain text (a coefficient 1 unwritten, signs folded in)."""
+    if not terms:
+        return f"{output} = 0"
+    parts = []
+    for number, term in enumerate(terms):
+        magnitude, body = abs(term.coefficient), term.feature.text
+        piece = body if magnitude == 1 and body != "1" else (str(magnitude) if body == "1"
+                                                            else f"{magnitude} · {body}")
+        sign = ("-" if term.coefficient < 0 else "") if number == 0 else (" - " if term.coefficient < 0
+                                                                            else " + ")
+        parts.append(sign + piece)
+    return f"{output} = " + "".join(parts)

@@ -16,6 +16,7 @@ import torch
 
 from polyequiv.explain.explanation import Explanation
 from polyequiv.explain.kernels import KernelReport, kernel_report
+from polyequiv.explain.layers import layer_explanations
 from polyequiv.explain.simplify import ExplainError, simplify
 from polyequiv.models import ModelContext, SetModel, build_model
 from polyequiv.models.features import Dictionary, pattern_dictionary, set_dictionary
@@ -71,6 +72,8 @@ def explain_run(folder: str | Path, tolerance: float | None = None) -> Explanati
             "model_max_error_vs_target": float(np.abs(predictions - targets).max(initial=0.0)),
         }
         explanation.checks["scaled"] = _scaled_check(config, simplified, dictionary)
+        if hasattr(model, "layer_output"):  # a composed network: each layer of its own input, too
+            explanation.layers = layer_explanations(model, tolerance, seed=config.seed)
     return explanation
 
 

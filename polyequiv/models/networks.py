@@ -151,6 +151,17 @@ class VarietyNetwork(SetModel):
         return [weights[offsets[i]:offsets[i + 1]].reshape(layer.num_outputs, -1)
                 for i, layer in enumerate(self.spec.layers)]
 
+    def layer_output(self, number: int, inputs: Tensor, weight: Tensor | None = None) -> Tensor:
+        """Layer ``number`` alone on ``inputs`` ``(batch, its input width)``: ``(batch, its outputs)``
+        (``weight``: its ``W^ℓ``, when already at hand)."""
+        layer = self.spec.layers[number]
+        weight = self.layer_weights()[number] if weight is None else weight
+        tuples = getattr(self, f"tuples_{number}")
+        h = inputs.to(torch.float64)
+        h = torch.cat([h, h.new_ones(h.shape[0], 1)], dim=1) if layer.bias else h
+        features = h[:, tuples].prod(dim=2) if tuples.shape[1] else h.new_ones(h.shape[0], 1)
+        return features @ weight.T
+
     def forward(self, values: Tensor, mask: Tensor) -> Tensor:
         n = self.spec.n
         if values.shape[1] != n or not bool(mask.all()):
@@ -159,11 +170,8 @@ class VarietyNetwork(SetModel):
                              f"{sizes or [values.shape[1]]} (train with --train-cardinalities {n} "
                              f"--cardinalities {n})")
         h = values.to(torch.float64)
-        tuples_of = [getattr(self, f"tuples_{number}") for number in range(len(self.spec.layers))]
-        for layer, weight, tuples in zip(self.spec.layers, self.layer_weights(), tuples_of, strict=True):
-            inputs = torch.cat([h, h.new_ones(h.shape[0], 1)], dim=1) if layer.bias else h
-            features = inputs[:, tuples].prod(dim=2) if tuples.shape[1] else h.new_ones(h.shape[0], 1)
-            h = features @ weight.T
+        for number, weight in enumerate(self.layer_weights()):
+            h = self.layer_output(number, h, weight)
         out = h.to(values.dtype)
         return out if self.equivariant else out[:, 0]
 
