@@ -207,14 +207,14 @@ def _echo_err(line: str) -> None:
     click.echo(line, err=True)
 
 
-TASK_OPTION = click.option("--task", "task", type=OneLineChoice(task_names()), required=True,
+TASK_OPTION = click.option("--task", "task", type=OneLineChoice(task_names()), required=True, metavar="TASK",
                            help="Task: sets, graphs or images ('polyequiv tasks' lists them, each with the "
                                 "models that fit it).")
 
 
 @click.command("train")
 @TASK_OPTION
-@click.option("--model", "model", type=OneLineChoice(MODEL_NAMES), required=True,
+@click.option("--model", "model", type=OneLineChoice(MODEL_NAMES), required=True, metavar="MODEL",
               help="Model ('polyequiv models --task TASK' lists those that fit a task; another is refused "
                    "before anything is generated).")
 @run_options
@@ -235,7 +235,7 @@ def train_command(task: str, model: str, out: Path, resume: bool, overwrite: boo
                   valid_size: int | None, test_size: int | None, cardinalities: str | None,
                   train_cardinalities: str | None, split: str | None, solver: str | None, ridge: float | None,
                   option_pairs: tuple[str, ...], threads: int, device: str, progress: bool | None) -> None:
-    """Train one model on one set task; write a checkpoint every epoch and results.json at the end.
+    """Train (or fit) one model on one task; write a checkpoint every epoch and results.json at the end.
 
     \b
     Example: polyequiv train --task digit-sum --model tied-linear --out runs/tied
