@@ -52,6 +52,9 @@ from polyequiv.training.world import World, check_same_state, inject_fault, inje
 
 __all__ = ["batch_order", "build", "loss_value", "train_process"]
 
+#: With several processes, the ranks agree on a stop request every this many steps (and at epoch ends).
+STOP_CHECK_STEPS = 16
+
 
 def set_threads(threads: int) -> None:
     """Use ``threads`` intra-op threads in torch (1 is fastest for small models)."""
@@ -256,15 +259,20 @@ class Trainer:
                 bar.update()
                 if step % 50 == 0 and self.world.size == 1:
                     bar.set_postfix(loss=f"{state.epoch_loss / state.step:.4g}")
-                if state.step < self.batches and self.stop_agreed(stop):
+                if state.step < self.batches and self.stop_agreed(stop, state.step):
                     state.train_seconds += time.perf_counter() - started
                     self.checkpoint()
                     raise InterruptedRunError(self.interrupted_message(stop), stop.signal_number)
         self._end_epoch(started)
 
-    def stop_agreed(self, stop: StopFlag) -> bool:
+    def stop_agreed(self, stop: StopFlag, step: int | None = None) -> bool:
+        """Whether to stop now: the flag itself with one process; with several, the ranks' flags summed by
+        one all-reduce (about 0.1–0.5 ms on gloo), taken every :data:`STOP_CHECK_STEPS` steps of an
+        epoch (``step``) and at every epoch's end (``step`` left out)."""
         if self.world.size == 1:
             return stop.requested
+        if step is not None and step % STOP_CHECK_STEPS:
+            return False
         return self.world.sum([float(stop.requested)])[0] > 0
 
     def interrupted_message(self, stop: StopFlag) -> str:
@@ -344,7 +352,7 @@ class LeastSquaresPass:
                 self.solver.add(*feature_rows(features, trainer.targets[rows], trainer.mask[rows]))
                 state.step = step + 1
                 bar.update()
-                if state.step < trainer.batches and trainer.stop_agreed(stop):
+                if state.step < trainer.batches and trainer.stop_agreed(stop, state.step):
                     merged = self.merged()
                     state.least_squares = {"r": merged.r, "rows": merged.rows}
                     state.train_seconds += time.perf_counter() - started
