@@ -189,14 +189,25 @@ def cloud_dictionary(model: TiedPoly) -> Any:
 
 def _definitions(spec: MatrixLayerSpec, names: tuple[str, ...]) -> list[str]:
     lines = []
+    for name, term in zip(names, spec.input.terms, strict=True):
+        kind = {0: "a scalar", 1: "a vector"}.get(term.power, f"a tensor of order {term.power}")
+        copies = f"the {term.multiplicity} copies of" if term.multiplicity > 1 else "the"
+        body = f"{copies} {term.matrix_name()}" if term.points == "1" else f"{kind} per particle"
+        shown = (f"{name.format(1)}, {name.format(2)}, …" if "{}" in name
+                 else name + ("_i" if term.points == "V" else ""))
+        lines.append(f"{shown}: {body} ({_term_text(spec, term)})")
     if spec.group.has_points:
-        lines.append("i, j, l: particles, each sum over all of them (summed indices may coincide)")
-    lines.append(f"inputs {', '.join(n.replace('{}', '₁,₂,…') for n in names)}: the terms of {spec.input}")
+        lines.append("i, j, l: particles, each summed over all of them (summed indices may coincide)")
     if "," in spec.group.matrix.label:
         lines.append("(p·q) = pᵀηq and |p|² = pᵀηp with η = diag(1, −1, …, −1)")
     else:
         lines.append("(u·v) the dot product, |u|² = u·u, δ_ab the identity")
     return lines
+
+
+def _term_text(spec: MatrixLayerSpec, term: Any) -> str:
+    """A term as written in the representation (``V⊗1``, ``4*V``)."""
+    return spec.input._term_text(term)
 
 
 # ---------------------------------------------------------------------- group elements in torch
