@@ -351,7 +351,21 @@ DISCOVER_CASES = [
     (["discover", "{tmp}/file.txt", "--plot"], "'--plot' requires an argument"),
     (["discover", "{tmp}/file.txt", "--format", "xml"], "'xml' is not one of 'text', 'json'"),
 ]
-SECOND_WAVE_CASES = GRID_CASES + SECOND_WAVE_RUN_CASES + COMPOSE_CASES + DISCOVER_CASES
+# physics tasks and models (matrix groups)
+PHYSICS = ["train", "--task", "inertia", "--quick", "--out", "{tmp}/p"]
+PHYSICS_CASES = [
+    (["train", "--task", "particle-interaction", "--model", "tied-poly", "--cardinalities", "5", "--out",
+      "{tmp}/p"], "has no points to vary"),
+    ([*PHYSICS, "--model", "gcn"], "model 'gcn' reads graphs, and task 'inertia' is on physics"),
+    ([*PHYSICS, "--model", "tied-poly", "--option", "layer=sparse"], "must be 'auto' or 'dense'"),
+    ([*PHYSICS, "--model", "tied-poly", "--option", "degree=99"], "must be in 0..8"),
+    ([*PHYSICS, "--model", "tied-poly", "--epochs", "3"], "--solver lstsq fits exactly in one pass"),
+    ([*PHYSICS, "--model", "coordinate-mlp", "--option", "hidden=0"], "need hidden ≥ 1"),
+    ([*PHYSICS, "--model", "scalar-mlp", "--solver", "lstsq"], "not linear in its weights"),
+    (["compare", "--task", "o5-synthetic", "--models", "gcn"], "none of the models can do o5-synthetic"),
+    (["plot", "{tmp}/folder", "-o", "{tmp}/x.png", "--metric", "relMSE"], "'relMSE' is not one of"),
+]
+SECOND_WAVE_CASES = GRID_CASES + SECOND_WAVE_RUN_CASES + COMPOSE_CASES + DISCOVER_CASES + PHYSICS_CASES
 
 
 def assert_one_line_usage_error(args: list[str], message: str, tmp: Path) -> None:
