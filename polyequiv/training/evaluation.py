@@ -116,11 +116,18 @@ def squared_metrics(predictions: Tensor, targets: Tensor, mask: Tensor) -> dict[
 def evaluate(model: SetModel, task: SetTask | GraphTask, *, batch_size: int = 1_000,
              device: str | torch.device = "cpu") -> list[dict[str, Any]]:
     """One record per test cardinality: ``cardinality``, ``samples``, ``accuracy``, ``mae``,
-    ``relative_mae``."""
+    ``relative_mae`` (physics: ``mse``, ``relative_mse``); a fixed-width model refusing a size
+    (:class:`ModelError`) gets ``None`` metrics and the reason under ``note``."""
     records = []
     for cardinality, batch in sorted(task.test.items()):
         values, mask, targets = to_tensors(batch, device)
-        predictions = predict(model, values, mask, batch_size=batch_size)
+        try:
+            predictions = predict(model, values, mask, batch_size=batch_size)
+        except ModelError as error:  # a fixed-width model on a size it cannot read (physics point clouds)
+            empty = {"accuracy": None, "mae": None, "relative_mae": None}
+            empty.update({"mse": None, "relative_mse": None} if _is_physics(task) else {})
+            records.append({"cardinality": cardinality, "samples": len(batch), **empty, "note": str(error)})
+            continue
         metrics = split_metrics(predictions.cpu(), targets.cpu(), mask.cpu(), discrete=task.discrete,
                                 classification=getattr(task, "classification", False),
                                 squared=_is_physics(task))
