@@ -239,3 +239,11 @@ def test_explain_shows_that_a_polynomial_only_approximates_the_o5_target(tmp_pat
     train(RunConfig.create("o5-synthetic", "tied-poly", task_options={"quick": True}), tmp_path / "o5")
     scaled = explain_run(tmp_path / "o5").checks["scaled"]
     assert scaled["kind"] == "input scale" and scaled["max_relative_error"] > 1
+
+
+def test_compare_tries_the_models_of_the_task_domain_by_default() -> None:
+    from polyequiv.training.comparison import supported_models
+
+    assert supported_models("inertia") == (["tied-poly", "coordinate-mlp", "augmented-mlp", "scalar-mlp"], {})
+    able, unable = supported_models("inertia", ["tied-poly", "gcn"])
+    assert able == ["tied-poly"] and "reads graphs" in unable["gcn"]
