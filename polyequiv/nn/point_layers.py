@@ -128,8 +128,9 @@ class PointCloudPolyLayer(nn.Module):
                   else torch.ones(flat.shape[0], n, dtype=flat.dtype, device=flat.device))
         parts = [p * weight.reshape(weight.shape[0], 1, n, *(1,) * (p.dim() - 3)) if t.points == "V" else p
                  for p, t in zip(self.split(flat, n), self.spec.input.terms, strict=True)]
-        columns = [self._output_block(pattern, parts, weight).reshape(flat.shape[0], -1)
-                   for pattern in self.patterns]
+        columns = [self._output_block(pattern, parts, weight).reshape(
+            flat.shape[0], (n if pattern.out_points else 1) * self.spec.dim**pattern.out_power)
+            for pattern in self.patterns]
         return self._place(columns, n, flat)
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
