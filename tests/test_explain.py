@@ -160,3 +160,20 @@ def test_non_polynomial_models_are_refused_in_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
     empty = CliRunner().invoke(cli, ["explain", str(tmp_path)])
     assert empty.exit_code == 2 and "holds no run to explain" in empty.output
+
+
+def test_subset_fits_through_one_qr_equal_direct_least_squares() -> None:
+    """The pruning's refits (one QR of all columns, then small solves) against numpy on each subset,
+    including dependent columns (the minimum-norm solution)."""
+    import numpy as np
+
+    from polyequiv.explain.simplify import _fit, _Reduced
+
+    rng = np.random.default_rng(0)
+    columns = rng.standard_normal((300, 8)) * np.logspace(0, 6, 8)
+    columns[:, 3] = 2 * columns[:, 1]
+    y = rng.standard_normal(300)
+    reduced = _Reduced(columns, y)
+    for subset in ([0, 1, 2, 3], [1, 3, 5], [0, 4, 7], list(range(8)), []):
+        direct = _fit(columns[:, subset], y)
+        assert np.allclose(reduced.fit(subset), direct, rtol=1e-9, atol=1e-12 * np.abs(direct).max(initial=1))

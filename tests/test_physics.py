@@ -217,20 +217,20 @@ def test_group_shift_diagnostic_sees_the_element_on_both_sides() -> None:
 def test_explain_prints_the_inertia_law_and_the_scattering_invariant(tmp_path) -> None:
     from polyequiv.explain import ExplainError, explain_run, write_formula_run
 
-    formulas = {}
+    formulas, explanations = {}, {}
     for name in ("inertia", "particle-interaction"):
         train(RunConfig.create(name, "tied-poly", task_options={"quick": True}), tmp_path / name)
-        explanation = explain_run(tmp_path / name)
+        explanation = explanations[name] = explain_run(tmp_path / name)
         assert explanation.simplified.rational
         assert explanation.checks["scaled"]["max_relative_error"] < 1e-9
         formulas[name] = {t.feature.text: t.coefficient for t in explanation.terms}
     assert formulas["inertia"] == {"Σ_i m_i |r_i|² δ_ab": 1, "Σ_i m_i r_ia r_ib": -1}
-    assert explain_run(tmp_path / "inertia").checks["scaled"]["size"] == 50  # 10× the particles
+    assert explanations["inertia"].checks["scaled"]["size"] == 50  # 10× the particles
     # 4[(p1·p2)(p3·p4) − (p2·p4 − p2²)(p1·p3) − (p1·p3 − p1²)(p2·p4) + 4(p1·p3 − p1²)(p2·p4 − p2²)]
     assert formulas["particle-interaction"] == {"|p1|² |p2|²": 16, "|p1|² (p2·p4)": -12, "(p1·p3) |p2|²": -12,
                                                 "(p1·p2) (p3·p4)": 4, "(p1·p3) (p2·p4)": 8}
     with pytest.raises(ExplainError, match="physics"):
-        write_formula_run(explain_run(tmp_path / "inertia"), tmp_path / "inertia", tmp_path / "refit")
+        write_formula_run(explanations["inertia"], tmp_path / "inertia", tmp_path / "refit")
 
 
 def test_explain_shows_that_a_polynomial_only_approximates_the_o5_target(tmp_path) -> None:
