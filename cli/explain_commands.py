@@ -75,7 +75,8 @@ def _plot(explanation, output: Path) -> None:
     patterns = getattr(explanation, "patterns", {})
     drawn = [term for term in getattr(explanation, "terms", []) if term.feature.key in patterns]
     if not drawn:
-        raise ExplainError("--plot draws graph patterns; this formula has none (set formulas are power sums)")
+        raise ExplainError("--plot draws graph patterns; this formula has none (set formulas are power sums, "
+                           "physics formulas sums over particles and axes)")
     import matplotlib
 
     matplotlib.use("Agg")

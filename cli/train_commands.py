@@ -24,7 +24,8 @@ MODEL_NAMES = ("tied-linear", "tied-quadratic", "deepsets", "lstm", "mlp", "pena
                "variety-tied", "variety-penalty", "variety-projected",
                "tied-edge-linear", "tied-edge-cubic", "gcn", "gin", "row-mlp", "graph-linear",
                "deepsets-rows",
-               "tied-circular-linear", "tied-circular-quadratic", "cnn", "image-mlp", "seed-sharing")
+               "tied-circular-linear", "tied-circular-quadratic", "cnn", "image-mlp", "seed-sharing",
+               "tied-poly", "coordinate-mlp", "augmented-mlp", "scalar-mlp")
 #: Torch thread pools beyond this are refused (torch crashes on absurd values such as 100,000).
 MAX_THREADS = 256
 LOSSES = ("l1", "mse", "cross-entropy")
@@ -346,7 +347,8 @@ def compare_command(task: str, models: str | None, out: Path | None, overwrite: 
 @click.argument("runs", nargs=-1, type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Image file (.png, .svg, .pdf).")
-@click.option("--metric", type=click.Choice(["accuracy", "mae", "relative_mae"]), default=None,
+@click.option("--metric", type=click.Choice(["accuracy", "mae", "relative_mae", "relative_mse"]),
+              default=None,
               help="What to draw against cardinality (default: accuracy when the task has it, else MAE).")
 @click.option("--patterns", "pattern_spec", default=None, metavar="SPEC",
               help="Draw the partition diagram of every pattern of an Sₙ layer instead, "

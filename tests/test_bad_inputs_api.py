@@ -19,7 +19,13 @@ import torch
 from polyequiv import LayerSpec, MatrixLayerSpec, TyingScheme, derive, load_scheme, verify
 from polyequiv.discovery import discover
 from polyequiv.matrix_groups import custom_matrix_group
-from polyequiv.nn import InvariantPolyReadout, SetPolyLayer, TensorPolyLayer, TiedPolynomialLayer
+from polyequiv.nn import (
+    InvariantPolyReadout,
+    PointCloudPolyLayer,
+    SetPolyLayer,
+    TensorPolyLayer,
+    TiedPolynomialLayer,
+)
 
 SPEC = LayerSpec(n=4, degree=2)
 
@@ -48,6 +54,7 @@ def layers() -> dict[str, torch.nn.Module]:
         "set": SetPolyLayer(2, 2, 3),
         "readout": InvariantPolyReadout(2, 2, 1),
         "tensor": TensorPolyLayer("E", "V", 1, 2, 3),
+        "cloud": PointCloudPolyLayer("S(5) x O(3) cubic ordered V⊗1 + V⊗V -> 1⊗V2"),
     }
 
 
@@ -140,6 +147,11 @@ CONSTRUCTION = [
     ("discover rank", lambda: discover(np.ones((3, 3, 3, 2)), degree=2), "shape (3, 3, 3, 2) fits no"),
     ("discover E rank", lambda: discover(np.ones((4, 4)), input="E"), "shape (4, 4) fits no candidate"),
     ("discover degree", lambda: discover(np.ones((3, 3)), degree=3), "got degree 3"),
+    ("Cloud spec type", lambda: PointCloudPolyLayer(5), "must be a MatrixLayerSpec or its string, got int"),
+    ("Cloud SO(3)", lambda: PointCloudPolyLayer("SO(3) quadratic ordered 2*V -> V"), "SO(3) is not one of"),
+    ("Cloud dtype", lambda: PointCloudPolyLayer("O(3) linear ordered V -> V", dtype=torch.int64),
+     "floating-point torch.dtype"),
+    ("Cloud huge", lambda: PointCloudPolyLayer("O(3) degree-14 ordered 2*V -> 1"), "diagrams enumerated"),
 ]
 
 FILES = [
@@ -187,6 +199,13 @@ FORWARD = [
     ("Tensor two inputs", "tensor", lambda: (_edges(2, 4, 4, 2), _edges(2, 4, 4, 2)), {}, "takes 1 input"),
     ("Tensor mask", "tensor", lambda: _edges(2, 4, 4, 2), {"mask": torch.ones(2, 3, dtype=torch.bool)},
      "mask must have shape (2, 4), got (2, 3)"),
+    ("Cloud coordinates", "cloud", lambda: torch.randn(2, 21, 1), {}, "21 input coordinates are not 0 + 4·n"),
+    ("Cloud 2-d", "cloud", lambda: torch.randn(2, 20), {}, "expected input of shape (batch, coordinates, 1)"),
+    ("Cloud NaN", "cloud", lambda: torch.full((2, 20, 1), float("nan")), {}, "40 NaN or infinite"),
+    ("Cloud float64", "cloud", lambda: torch.randn(2, 20, 1, dtype=torch.float64), {}, "dtype torch.float64"),
+    ("Cloud numpy", "cloud", lambda: torch.randn(2, 20, 1).numpy(), {}, "must be a torch.Tensor"),
+    ("Cloud mask", "cloud", lambda: torch.randn(2, 20, 1), {"mask": torch.ones(2, 4, dtype=torch.bool)},
+     "mask has 4 points but the input holds 5"),
 ]
 
 
@@ -231,6 +250,7 @@ def test_empty_batches_give_empty_outputs(layers: dict) -> None:
     assert layers["set"](torch.randn(2, 0, 2)).shape == (2, 0, 3)  # empty sets: power sums are 0
     assert layers["readout"](torch.randn(0, 4, 2)).shape == (0, 1)
     assert layers["tensor"](torch.zeros(0, 4, 4, 2)).shape == (0, 4, 3)
+    assert layers["cloud"](torch.randn(0, 20, 1)).shape == (0, 9, 1)
     empty_sets = layers["readout"](torch.randn(2, 0, 2))
     full = layers["readout"](torch.zeros(2, 3, 2))  # the bias terms alone: zeros in, constant out
     torch.testing.assert_close(empty_sets, full)

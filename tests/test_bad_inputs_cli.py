@@ -372,7 +372,22 @@ DISCOVER_CASES = [
     (["discover", "{tmp}/nonsquare.npy", "--mode", "equivariant"], "shape (3, 4) fits no candidate group"),
     (["discover", "{tmp}/rank4.npy", "--degree", "2"], "shape (2, 3, 4, 5) fits no candidate group"),
 ]
-SECOND_WAVE_CASES = GRID_CASES + SECOND_WAVE_RUN_CASES + COMPOSE_CASES + DISCOVER_CASES
+# physics tasks and models (matrix groups)
+PHYSICS = ["train", "--task", "inertia", "--quick", "--out", "{tmp}/p"]
+PHYSICS_CASES = [
+    (["train", "--task", "particle-interaction", "--model", "tied-poly", "--cardinalities", "5", "--out",
+      "{tmp}/p"], "has no points to vary"),
+    ([*PHYSICS, "--model", "gcn"],
+     "model 'gcn' cannot do task 'inertia': it reads graphs, and the task is on physics"),
+    ([*PHYSICS, "--model", "tied-poly", "--option", "layer=sparse"], "must be 'auto' or 'dense'"),
+    ([*PHYSICS, "--model", "tied-poly", "--option", "degree=99"], "must be in 0..8"),
+    ([*PHYSICS, "--model", "tied-poly", "--epochs", "3"], "--solver lstsq fits exactly in one pass"),
+    ([*PHYSICS, "--model", "coordinate-mlp", "--option", "hidden=0"], "need hidden ≥ 1"),
+    ([*PHYSICS, "--model", "scalar-mlp", "--solver", "lstsq"], "not linear in its weights"),
+    (["compare", "--task", "o5-synthetic", "--models", "gcn"], "none of the models can do o5-synthetic"),
+    (["plot", "{tmp}/folder", "-o", "{tmp}/x.png", "--metric", "relMSE"], "'relMSE' is not one of"),
+]
+SECOND_WAVE_CASES = GRID_CASES + SECOND_WAVE_RUN_CASES + COMPOSE_CASES + DISCOVER_CASES + PHYSICS_CASES
 
 
 def assert_one_line_usage_error(args: list[str], message: str, tmp: Path) -> None:

@@ -125,3 +125,12 @@ def test_matrix_group_benchmark_quick_mode_times_the_grid_and_a_task() -> None:
     (task,) = document["tasks"]
     assert task["free_parameters"] == task["basis_printed"] == 6 and task["process_wall_seconds"] > 0
     assert "load average" in completed.stdout
+
+
+def test_point_layer_benchmark_quick_mode_compares_with_the_dense_layer() -> None:
+    completed = run_benchmark("bench_point_layers.py", "--quick")
+    document = json.loads(completed.stdout.split("\n\n")[0])
+    (row,) = document["rows"]
+    assert row["n"] == 5 and row["patterns"] == 12 and row["dense_weights"] == 9 * 1540
+    assert row["max_relative_difference"] < 1e-10
+    assert "load average" in completed.stdout

@@ -171,3 +171,20 @@ def test_a_composed_network_is_explained_whole_and_layer_by_layer(tmp_path: Path
     first, second = explanation.layers
     assert first["formula"].startswith("h_k = ") and second["formula"].startswith("h = ")
     assert "layer by layer:" in explanation.text() and explanation.to_dict()["layers"] == explanation.layers
+
+
+def test_subset_fits_through_one_qr_equal_direct_least_squares() -> None:
+    """The pruning's refits (one QR of all columns, then small solves) against numpy on each subset,
+    including dependent columns (the minimum-norm solution)."""
+    import numpy as np
+
+    from polyequiv.explain.simplify import _fit, _Reduced
+
+    rng = np.random.default_rng(0)
+    columns = rng.standard_normal((300, 8)) * np.logspace(0, 6, 8)
+    columns[:, 3] = 2 * columns[:, 1]
+    y = rng.standard_normal(300)
+    reduced = _Reduced(columns, y)
+    for subset in ([0, 1, 2, 3], [1, 3, 5], [0, 4, 7], list(range(8)), []):
+        direct = _fit(columns[:, subset], y)
+        assert np.allclose(reduced.fit(subset), direct, rtol=1e-9, atol=1e-12 * np.abs(direct).max(initial=1))

@@ -116,14 +116,15 @@ def _model(name: str, task: str):
 
 
 LINEAR = [("tied-quadratic", "center"), ("tied-quadratic", "sum-of-squares"),
-          ("tied-edge-linear", "graph-degree"), ("tied-edge-cubic", "triangles")]
+          ("tied-edge-linear", "graph-degree"), ("tied-edge-cubic", "triangles"),
+          ("tied-poly", "inertia"), ("tied-poly", "particle-interaction")]
 
 
 def test_every_model_declares_linearity_as_it_is_built() -> None:
     for name, definition in MODELS.items():
         if definition.domain == "images" or name.startswith("variety"):
             continue  # no image model is linear; variety networks compose layers
-        task = {"sets": "sum-of-squares", "graphs": "graph-degree"}[definition.domain]
+        task = {"sets": "sum-of-squares", "graphs": "graph-degree", "physics": "inertia"}[definition.domain]
         built = _model(name, task)
         assert (built.linear_parameters() is not None) == definition.is_linear(), name
 

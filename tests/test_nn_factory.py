@@ -9,6 +9,7 @@ from polyequiv import LayerSpec
 from polyequiv.errors import SpecError
 from polyequiv.nn import (
     CircularPolyLayer,
+    PointCloudPolyLayer,
     SetPolyLayer,
     TensorPolyLayer,
     TiedPolynomialLayer,
@@ -28,7 +29,10 @@ CHOICES = [
     ("TD6x6 linear ordered equivariant", TiedPolynomialLayer),
     ("C6 quadratic ordered equivariant", TiedPolynomialLayer),
     ("S4 quadratic full equivariant", TiedPolynomialLayer),
-    ("O(3) cubic ordered V -> V", TiedPolynomialLayer),
+    ("O(3) cubic ordered V -> V", PointCloudPolyLayer),
+    ("S(5) x O(3) cubic ordered V(x)1 + V(x)V -> 1(x)V2", PointCloudPolyLayer),
+    ("SO(3) quadratic ordered 2*V -> V", TiedPolynomialLayer),
+    ("B(3) quadratic ordered V -> V", TiedPolynomialLayer),
 ]
 
 
@@ -53,6 +57,18 @@ def test_a_graph_layer_commutes_with_relabelling_the_nodes() -> None:
     order = torch.randperm(9)
     moved = built(adjacency[:, order][:, :, order])
     torch.testing.assert_close(moved, built(adjacency)[:, order], rtol=1e-10, atol=1e-9)
+
+
+def test_a_point_cloud_layer_is_equivariant_and_takes_one_channel() -> None:
+    from polyequiv import MatrixLayerSpec
+
+    spec = MatrixLayerSpec.parse("S(4) x O(3) quadratic ordered V(x)V -> V(x)V")
+    built = layer(spec, dtype=torch.float64)
+    with torch.no_grad():
+        built.weight.normal_()
+    assert_equivariant(built, spec)
+    with pytest.raises(ValueError, match="takes one channel"):
+        layer(spec, 2, 1)
 
 
 def test_bad_specs_and_options_are_one_line_errors() -> None:

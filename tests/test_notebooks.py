@@ -37,7 +37,7 @@ def outputs(notebook: nbformat.NotebookNode) -> tuple[str, int]:
 def test_the_notebooks_are_the_expected_ones() -> None:
     assert [path.name for path in NOTEBOOKS] == [
         "01_deriving_constraints.ipynb", "02_seed_tables.ipynb", "03_digit_sum.ipynb", "04_graphs.ipynb",
-        "05_composition.ipynb", "06_images.ipynb"]
+        "05_composition.ipynb", "06_images.ipynb", "07_matrix_groups.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
@@ -57,6 +57,11 @@ def test_notebook_runs_end_to_end(path: Path) -> None:
         "06_images": ["classes: 36", "depends only on the offset t − k: True",
                       "invariant linear layer: 1 class", "max |compiled − dense|", "tied-circular-quadratic",
                       "cnn", "  1  C10"],
+        "07_matrix_groups": ["SO(3) quadratic ordered 2*V -> V         free parameters 1",
+                             "(u × v) is one constant: True", "(x |x|²) is one constant: True",
+                             "12 patterns, derive: 12 functions", "relMSE@50", "scalar-mlp",
+                             "y_ab = Σ_i m_i |r_i|² δ_ab - Σ_i m_i r_ia r_ib", "55 invariants",
+                             "y = 16 · |p1|² |p2|² - 12 · |p1|² (p2·p4)"],
     }[path.stem]
     for fragment in expected:
         assert fragment in text, f"{path.name} does not show {fragment!r}"

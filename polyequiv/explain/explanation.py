@@ -24,7 +24,9 @@ class Explanation:
         What the symbols mean (``p_s``, ``A``, …).
     checks : dict
         ``fresh``: rows, largest error against the model and the targets; ``scaled``: the same at
-        10× the training size (the targets only; set or graph size in ``size``).
+        10× the training size (the targets only; set or graph size in ``size``), or for physics
+        samples without points at 10× the input scale (``kind``: ``"points"`` or ``"input scale"``,
+        with ``max_relative_error``).
     patterns : dict
         The partition pattern behind each graph feature, by feature key (for drawing).
     layers : list of dict
@@ -114,7 +116,11 @@ class Explanation:
             lines += [f"  {entry['layer']}. {entry['spec']}: {entry.get('formula') or entry['note']}"
                       for entry in self.layers]
         scaled = self.checks.get("scaled")
-        if scaled:
+        if scaled and scaled.get("kind") == "input scale":
+            lines.append(f"at 10× the input scale ({scaled['rows']:,} predictions): largest error against "
+                         f"the targets {scaled['max_error_vs_target']:.3g} "
+                         f"(relative {scaled['max_relative_error']:.3g})")
+        elif scaled:
             lines.append(f"at 10× the training size ({scaled['size']}, {scaled['rows']:,} predictions): "
                          f"largest error against the targets {scaled['max_error_vs_target']:.3g}")
         return "\n".join(lines)

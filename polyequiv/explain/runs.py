@@ -2,7 +2,11 @@
 
 Fresh data come from the run's own task generator with another seed (``seed + FRESH_SEED``): the
 training distribution (set sizes, edge probabilities) on sets the model never saw.  The scaled
-check draws sets (graphs) of 10× the largest training size.
+check draws sets (graphs) of 10× the largest training size.  Physics tasks: point clouds
+(``inertia``) are drawn with 10× the training number of points; samples without points (one
+tuple of vectors: ``particle-interaction``, ``o5-synthetic``) cannot grow, so they are drawn with
+every input 10× larger instead, far outside the training range (a polynomial formula that is the
+law holds there exactly; one that only approximates it on the training range does not).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from polyequiv.explain.explanation import Explanation
 from polyequiv.explain.kernels import KernelReport, kernel_report
 from polyequiv.explain.layers import layer_explanations
 from polyequiv.explain.simplify import ExplainError, simplify
-from polyequiv.models import ModelContext, SetModel, build_model
+from polyequiv.models import ModelContext, ModelError, SetModel, build_model
 from polyequiv.models.features import Dictionary, pattern_dictionary, set_dictionary
 from polyequiv.tasks import get_definition, make_task
 from polyequiv.training.checkpoint import CheckpointError
@@ -112,6 +116,11 @@ def _context(config: RunConfig) -> ModelContext:
 
 def _dictionary(config: RunConfig, model: SetModel) -> Dictionary:
     degree = model.polynomial_degree()
+    if get_definition(config.task).elements == "geometric":
+        try:
+            return model.feature_dictionary()
+        except ModelError as error:
+            raise ExplainError(f"model {config.model!r}: {error}") from None
     if get_definition(config.task).elements == "graph":
         layer = getattr(model, "layer", None)
         if layer is None or not hasattr(layer, "pattern_values"):
@@ -126,6 +135,8 @@ def _dictionary(config: RunConfig, model: SetModel) -> Dictionary:
 def _fresh_task(config: RunConfig, *, scaled: bool) -> Any:
     """The run's task drawn again with another seed: the training split (or, scaled, the 10× test)."""
     definition = get_definition(config.task)
+    if definition.elements == "geometric":
+        return _fresh_physics(config, definition, scaled)
     options = {k: v for k, v in config.task_options.items() if k in ("train_cardinalities", "split")}
     graphs = definition.elements == "graph"
     largest = (config.task_options.get("train_cardinalities") or [0, definition.full.max_train])[-1]
@@ -133,6 +144,18 @@ def _fresh_task(config: RunConfig, *, scaled: bool) -> Any:
     return make_task(config.task, seed=config.seed + FRESH_SEED, **options,
                      train=(FRESH_GRAPHS if graphs else FRESH_SETS) if not scaled else 4,
                      test=(SCALED_GRAPHS if graphs else SCALED_SETS), cardinalities=[size])
+
+
+def _fresh_physics(config: RunConfig, definition: Any, scaled: bool) -> Any:
+    """Fresh physics samples: 10× the points of a point cloud, else every input 10× larger (module
+    docstring); the scaled draw is the test split (keyed by its number of points)."""
+    seed, points = config.seed + FRESH_SEED, definition.points
+    if not scaled:
+        return make_task(config.task, seed=seed, train=FRESH_SETS, valid=0, test=1)
+    if definition.size_agnostic:
+        return make_task(config.task, seed=seed, train=1, valid=0, test=SCALED_SETS,
+                         cardinalities=[10 * points])
+    return make_task(config.task, seed=seed, train=1, valid=0, test=SCALED_SETS, scale=10.0)
 
 
 def _rows(dictionary: Dictionary, model: SetModel, batch: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -166,8 +189,13 @@ def _scaled_check(config: RunConfig, simplified: Any, dictionary: Dictionary) ->
     matrix = dictionary.evaluate(values, mask).numpy()
     formula = _formula_values(simplified, matrix, dictionary)
     truth = (targets[mask.bool()] if targets.dim() == 2 else targets).double().numpy()
-    return {"size": int(size), "rows": len(truth),
-            "max_error_vs_target": float(np.abs(formula - truth).max(initial=0.0))}
+    check = {"size": int(size), "rows": len(truth),
+             "max_error_vs_target": float(np.abs(formula - truth).max(initial=0.0))}
+    definition = get_definition(config.task)
+    if definition.elements == "geometric":
+        check["kind"] = "points" if definition.size_agnostic else "input scale"
+        check["max_relative_error"] = check["max_error_vs_target"] / max(float(np.abs(truth).max()), 1e-300)
+    return check
 
 
 def write_formula_run(explanation: Explanation, source: Path, out: Path) -> dict[str, Any]:
@@ -179,6 +207,9 @@ def write_formula_run(explanation: Explanation, source: Path, out: Path) -> dict
     if not explanation.simplified.rational:
         raise ExplainError("the formula has no exact rational coefficients within the tolerance; "
                            "give a larger --tolerance to refit it")
+    if get_definition(explanation.task).elements == "geometric":
+        raise ExplainError("--refit writes formula runs of set and graph tasks; a physics formula is "
+                           "printed (and its checks run) but not written as a run")
     config, model = load_model(source)
     graphs = get_definition(config.task).elements == "graph"
     terms = [{"coefficient": str(t.coefficient), "key": t.feature.key} for t in explanation.terms]

@@ -107,6 +107,24 @@ def _fit(columns: np.ndarray, predictions: np.ndarray) -> np.ndarray:
     return solution / norms
 
 
+class _Reduced:
+    """Least squares on column subsets through one QR of all (unit-norm) columns: with ``F = QR`` and
+    ``z = Qᵀy``, ``‖F_S c − y‖² = ‖R_S c − z‖² + ‖y − QQᵀy‖²``, so the subset fit is the small problem
+    ``R_S c ≈ z`` — the same minimisers, the same singular values (hence the same minimum-norm
+    solution and cutoff) as :func:`_fit` on ``F_S``, at the cost of a features × features solve."""
+
+    def __init__(self, columns: np.ndarray, predictions: np.ndarray) -> None:
+        norms = np.linalg.norm(columns, axis=0)
+        self.norms = np.where(norms == 0, 1.0, norms)
+        q, self.r = np.linalg.qr(columns / self.norms)
+        self.z = q.T @ predictions
+
+    def fit(self, subset: list[int]) -> np.ndarray:
+        if not subset:
+            return np.zeros(0)
+        return np.linalg.lstsq(self.r[:, subset], self.z, rcond=None)[0] / self.norms[subset]
+
+
 def _prune(columns: np.ndarray, predictions: np.ndarray, coefficients: np.ndarray, allowed: float,
            complexity: list[int]) -> list[int]:
     """Indices of the terms kept by backward elimination: the most complex features are tried first
@@ -114,9 +132,10 @@ def _prune(columns: np.ndarray, predictions: np.ndarray, coefficients: np.ndarra
     and ``p₂/n²`` on sets of one size) the simplest stays."""
     active = [j for j in range(columns.shape[1]) if coefficients[j] != 0]
     contribution = {j: float(np.abs(coefficients[j] * columns[:, j]).max()) for j in active}
+    reduced = _Reduced(columns, predictions)
     for j in sorted(active, key=lambda i: (-complexity[i], contribution[i])):
         trial = [i for i in active if i != j]
-        refit = _fit(columns[:, trial], predictions)
+        refit = reduced.fit(trial)
         if float(np.abs(columns[:, trial] @ refit - predictions).max()) <= allowed:
             active = trial
     return active

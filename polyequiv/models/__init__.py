@@ -8,6 +8,7 @@ module                 models
 :mod:`.graphs`         GCN and GIN (PyTorch Geometric), the seed's row-wise MLP, DeepSets on rows
 :mod:`.images`         tied circular (convolution / Volterra) networks, the seed's CNN, an MLP
 :mod:`.networks`       composed polynomial networks trained in their variety (tied / penalty / projected)
+:mod:`.physics`        the derived layer of a matrix group (tied-poly), coordinate / augmented / scalar MLPs
 =====================  =============================================================
 
 Importing this package registers every domain's models; ``build_model(name, context)``
@@ -16,7 +17,7 @@ builds one.
 
 from __future__ import annotations
 
-from polyequiv.models import formula, graphs, images, networks, sets  # noqa: F401  (they register their models)
+from polyequiv.models import formula, graphs, images, networks, physics, sets  # noqa: F401  (they register their models)
 from polyequiv.models.registry import (
     MODELS,
     ModelContext,
@@ -63,6 +64,7 @@ __all__ = [
     "images",
     "model_names",
     "networks",
+    "physics",
     "register",
     "sets",
 ]

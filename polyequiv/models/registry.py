@@ -38,6 +38,9 @@ class ModelContext:
         Images only: the grid ``(H, W)`` and the number of classes.
     baseline_kernel, baseline_stride : optional
         Images only: the seed's CNN baseline for the task (kernel ``(kh, kw)`` and stride).
+    spec : str, optional
+        Physics only (``elements="geometric"``): the task's layer spec
+        (:class:`~polyequiv.matrix_spec.MatrixLayerSpec`: group, representations, degree).
     """
 
     elements: str
@@ -47,12 +50,13 @@ class ModelContext:
     classes: int | None = None
     baseline_kernel: tuple[int, int] | None = None
     baseline_stride: int = 1
+    spec: str | None = None
 
     @property
     def domain(self) -> str:
-        """``"graphs"`` for adjacency inputs, ``"images"`` for images, ``"sets"`` otherwise: which models
-        apply."""
-        return {"graph": "graphs", "image": "images"}.get(self.elements, "sets")
+        """``"graphs"`` for adjacency inputs, ``"images"`` for images, ``"physics"`` for tensors of a matrix
+        group, ``"sets"`` otherwise: which models apply."""
+        return {"graph": "graphs", "image": "images", "geometric": "physics"}.get(self.elements, "sets")
 
     @classmethod
     def of(cls, task: Any) -> ModelContext:
@@ -70,6 +74,7 @@ class ModelContext:
             classes=getattr(definition, "classes", None),
             baseline_kernel=getattr(definition, "baseline_kernel", None),
             baseline_stride=getattr(definition, "baseline_stride", 1),
+            spec=definition.layer_spec() if hasattr(definition, "layer_spec") else None,
         )
 
 
@@ -107,7 +112,7 @@ class SetModel(nn.Module):
 @dataclass(frozen=True)
 class ModelDefinition:
     """A named model: how to build it, what it is, the training settings it comes with, and its
-    domain (``"sets"``, ``"graphs"`` or ``"images"``: the tasks whose inputs it reads).
+    domain (``"sets"``, ``"graphs"``, ``"images"`` or ``"physics"``: the tasks whose inputs it reads).
 
     ``task_requirements(model_options)``, when set, returns task options the model cannot do
     without (``{"cardinalities": [3], "train_cardinalities": [3, 3]}`` for a network on 3
@@ -156,7 +161,7 @@ def register(definition: ModelDefinition) -> ModelDefinition:
 
 
 #: Domains in the order their models are listed.
-DOMAINS = ("sets", "graphs", "images")
+DOMAINS = ("sets", "graphs", "images", "physics")
 
 
 def model_names(domain: str | None = None) -> list[str]:

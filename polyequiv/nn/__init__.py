@@ -8,6 +8,8 @@
 * :class:`TensorPolyLayer` — the symmetric group on tensors and graphs (``E -> V``, ``V2 -> V2``, …),
   size-agnostic, one parameter per partition pattern, einsum contractions; PyTorch Geometric
   batches through ``forward_pyg`` (:mod:`polyequiv.nn.pyg`).
+* :class:`PointCloudPolyLayer` — ``Sₙ × O(d)`` (or ``O(d)``, ``O(1,q)``) on point clouds, size-agnostic,
+  one parameter per n-free pattern (point partition × Brauer matching), einsum contractions.
 * :class:`CircularPolyLayer` — translations of an H×W torus: the derived linear / quadratic layer run
   as a circular convolution (FFT) or a Volterra filter (unfolded shifts), any kernel support.
 * :class:`InvariantPolyReadout` — the invariant read-out (sum/mean pooling at degree 1,
@@ -24,6 +26,7 @@
 
 from polyequiv.nn.factory import choose_layer, layer
 from polyequiv.nn.grid_layers import CircularPolyLayer
+from polyequiv.nn.point_layers import PointCloudPolyLayer
 from polyequiv.nn.set_layers import InvariantPolyReadout, SetPolyLayer
 from polyequiv.nn.tensor_layers import TensorPolyLayer
 from polyequiv.nn.tied import TiedPolynomialLayer, equivariance_residual, project
@@ -31,6 +34,7 @@ from polyequiv.nn.tied import TiedPolynomialLayer, equivariance_residual, projec
 __all__ = [
     "CircularPolyLayer",
     "InvariantPolyReadout",
+    "PointCloudPolyLayer",
     "SetPolyLayer",
     "TensorPolyLayer",
     "TiedPolynomialLayer",

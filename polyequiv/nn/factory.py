@@ -20,9 +20,10 @@ Sₙ, ordered, other tensor / graph reps      :class:`TensorPolyLayer`      n-fr
                                                                           batch through ``forward_pyg``)
 torus translations, ordered, equivariant    :class:`CircularPolyLayer`    a circular convolution (FFT) or
 (degree 1 or 2)                                                           a Volterra filter
+O(d), O(1,q), S(n) x O(d) on point clouds   :class:`PointCloudPolyLayer`  n-free patterns of inner products
 anything else (Cₙ, Dₙ, custom, full         :class:`TiedPolynomialLayer`  the dense tied weight from the
-indexing, the torus with D₄, matrix                                       derivation (classes, or the
-groups, invariant grid layers)                                            exact basis)
+indexing, the torus with D₄, SO(d), finite                                derivation (classes, or the
+matrix groups, invariant grid layers)                                     exact basis)
 ==========================================  ============================  ==============================
 
 The size-agnostic modules compute, at the spec's ``n``, the same space of functions as the dense
@@ -36,9 +37,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from polyequiv.cloud_patterns import check_cloud_spec
 from polyequiv.errors import SpecError
 from polyequiv.matrix_spec import MatrixLayerSpec
 from polyequiv.nn.grid_layers import GRID_DEGREES, CircularPolyLayer
+from polyequiv.nn.point_layers import PointCloudPolyLayer
 from polyequiv.nn.set_layers import SetPolyLayer
 from polyequiv.nn.tensor_layers import TensorPolyLayer
 from polyequiv.nn.tied import TiedPolynomialLayer
@@ -52,7 +55,11 @@ def choose_layer(spec: Spec | str) -> tuple[str, str]:
     """``(module name, reason)`` of the module :func:`layer` builds for ``spec``."""
     spec = _spec(spec)
     if isinstance(spec, MatrixLayerSpec):
-        return "TiedPolynomialLayer", "a matrix group: the dense layer of the exact basis"
+        try:
+            check_cloud_spec(spec)
+        except SpecError as refusal:
+            return "TiedPolynomialLayer", f"a matrix group the point-cloud patterns do not cover ({refusal})"
+        return "PointCloudPolyLayer", "O(d), O(1,q) or S(n) x O(d): n-free patterns of inner products"
     ordered = spec.indexing == "ordered" and spec.gauge == "none"
     if spec.group == "symmetric" and ordered:
         if spec.is_set_layer:
@@ -99,6 +106,11 @@ def layer(spec: Spec | str, in_channels: int = 1, out_channels: int = 1, *,
         if name == "TensorPolyLayer":
             return TensorPolyLayer(spec.input, spec.output, spec.degree, in_channels, out_channels,
                                    bias=spec.bias, **factory, **options)
+        if name == "PointCloudPolyLayer":
+            if (in_channels, out_channels) != (1, 1):
+                raise ValueError(f"a matrix-group layer takes one channel (copies go in the representation, "
+                                 f"e.g. 3*V), got {in_channels} → {out_channels}")
+            return PointCloudPolyLayer(spec, **factory, **options)
         if name == "CircularPolyLayer":
             return CircularPolyLayer(spec.shape, spec.degree, in_channels, out_channels, bias=spec.bias,
                                      **factory, **options)

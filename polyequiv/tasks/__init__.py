@@ -9,6 +9,8 @@ module                 domain
                        triangles through each node
 :mod:`.images`         images under cyclic translation: the seed 003 §3.2
                        1D / 2D shapes, scikit-learn digits on a canvas
+:mod:`.physics`        scalars, vectors and tensors under matrix groups: EMLP's
+                       inertia (S₅ × O(3)), e⁻μ⁻ scattering (O(1,3)), O(5)
 =====================  =================================================
 
 A domain module holds its tasks in a dict ``TASKS`` (name → definition) and
@@ -27,13 +29,14 @@ import inspect
 from types import ModuleType
 from typing import Any
 
-from polyequiv.tasks import graphs, images, sets
+from polyequiv.tasks import graphs, images, physics, sets
 from polyequiv.tasks.base import TaskError, TaskSizes
 from polyequiv.tasks.graphs import GraphBatch, GraphTask, GraphTaskDefinition
 from polyequiv.tasks.images import ImageBatch, ImageTask, ImageTaskDefinition
+from polyequiv.tasks.physics import PhysicsBatch, PhysicsTask, PhysicsTaskDefinition
 from polyequiv.tasks.sets import PAD, SetBatch, SetTask, TaskDefinition
 
-_DOMAINS: tuple[ModuleType, ...] = (sets, graphs, images)
+_DOMAINS: tuple[ModuleType, ...] = (sets, graphs, images, physics)
 
 #: Every task of every domain, in registry order.
 TASKS: dict[str, Any] = {name: task for domain in _DOMAINS for name, task in domain.TASKS.items()}
@@ -46,7 +49,7 @@ def task_names() -> list[str]:
 
 
 def task_domain(name: str) -> str:
-    """The domain of the task called ``name``: ``"sets"``, ``"graphs"`` or ``"images"``.
+    """The domain of the task called ``name``: ``"sets"``, ``"graphs"``, ``"images"`` or ``"physics"``.
 
     >>> task_domain("digit-sum"), task_domain("triangles")
     ('sets', 'graphs')
@@ -95,6 +98,9 @@ __all__ = [
     "ImageBatch",
     "ImageTask",
     "ImageTaskDefinition",
+    "PhysicsBatch",
+    "PhysicsTask",
+    "PhysicsTaskDefinition",
     "SetBatch",
     "SetTask",
     "TaskDefinition",

@@ -25,12 +25,14 @@ from polyequiv.training.run import train
 def supported_models(task: str, models: Sequence[str] | None = None) -> tuple[list[str], dict[str, str]]:
     """The models that can do ``task``, and ``{model: reason}`` for those that cannot.
 
-    The default is every model that trains on the task's own sizes: the fixed-size networks
-    (``variety-*``, which set the cardinalities to their network's n) only when named.
+    The default is every model of the task's domain that trains on the task's own sizes: the
+    fixed-size networks (``variety-*``, which set the cardinalities to their network's n) only when
+    named; models of other domains are not tried (named, they are reported as unable).
     """
     context = ModelContext.of_definition(get_definition(task))
     able, unable = [], {}
-    default = [name for name in model_names() if get_model_definition(name).task_requirements is None]
+    default = [name for name in model_names(context.domain)
+               if get_model_definition(name).task_requirements is None]
     for name in models or default:
         problem = get_model_definition(name).fit_problem(context)
         if problem is None:

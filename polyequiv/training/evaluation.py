@@ -14,6 +14,10 @@ Metrics of one test split (sets of exactly ``c`` elements):
 ``cross_entropy``
     Classification tasks only: the mean cross-entropy of the logits (``mae`` and
     ``relative_mae`` are ``None`` there).
+``mse``, ``relative_mse``
+    Physics tasks only: the mean squared error over every target entry, and that divided by the
+    targets' variance (``mean (y − ȳ)²`` over the same entries, ``ȳ`` their mean): 1 for the best
+    constant, 0 for a perfect fit, comparable across tasks (EMLP's figures show the MSE itself).
 
 Diagnostics, on (at most) 1,000 training-size sets:
 
@@ -21,7 +25,8 @@ Diagnostics, on (at most) 1,000 training-size sets:
     Mean ``|f(σ·x) − f(x)|`` (invariant) or ``|f(σ·x) − σ·f(x)|`` (equivariant) for a
     random permutation σ of the real elements of each set (the nodes of each graph,
     rows and columns of its adjacency together; a random cyclic translation of each
-    image); 0 for a set (graph, translation-invariant) function.
+    image; a random element ``h`` of the task's matrix group, ``|f(h·x) − ρ_out(h) f(x)|``,
+    for physics tasks); 0 for a set (graph, translation-invariant, equivariant) function.
 ``padding_shift``
     Mean change of the predictions when 5 more padding zeros are prepended; 0 when
     padding is invisible to the model (``None`` when a fixed-width model has no room,
@@ -68,9 +73,11 @@ def predict(model: SetModel, values: Tensor, mask: Tensor, *, batch_size: int = 
 
 
 def split_metrics(predictions: Tensor, targets: Tensor, mask: Tensor, *,
-                  discrete: bool, classification: bool = False) -> dict[str, float | None]:
+                  discrete: bool, classification: bool = False, squared: bool = False
+                  ) -> dict[str, float | None]:
     """``mae``, ``relative_mae`` and (for integer targets) ``accuracy`` of one split; for classification
-    (logits ``(m, classes)``, labels ``(m,)``) ``accuracy`` and ``cross_entropy``."""
+    (logits ``(m, classes)``, labels ``(m,)``) ``accuracy`` and ``cross_entropy``; with ``squared``
+    (physics) also ``mse`` and ``relative_mse``."""
     if classification:
         logits = predictions.double()
         accuracy = float((logits.argmax(dim=1) == targets).double().mean())
@@ -91,21 +98,45 @@ def split_metrics(predictions: Tensor, targets: Tensor, mask: Tensor, *,
     elif discrete:  # per element (node): the fraction of real elements whose rounded prediction is right
         right = (torch.round(predictions) == targets).double() * mask.double()
         accuracy = float(right.sum() / mask.double().sum().clamp_min(1))
-    return {"mae": mae, "relative_mae": mae / scale if scale > 0 else None, "accuracy": accuracy}
+    metrics = {"mae": mae, "relative_mae": mae / scale if scale > 0 else None, "accuracy": accuracy}
+    if squared:
+        metrics.update(squared_metrics(predictions, targets, mask))
+    return metrics
+
+
+def squared_metrics(predictions: Tensor, targets: Tensor, mask: Tensor) -> dict[str, float | None]:
+    """``mse`` and ``relative_mse = mse / variance of the targets`` over the real entries."""
+    keep = mask.bool() if targets.dim() == 2 else torch.ones_like(targets, dtype=torch.bool)
+    errors, values = (predictions - targets)[keep], targets[keep]
+    mse = float(errors.square().mean()) if errors.numel() else 0.0
+    variance = float((values - values.mean()).square().mean()) if values.numel() else 0.0
+    return {"mse": mse, "relative_mse": mse / variance if variance > 0 else None}
 
 
 def evaluate(model: SetModel, task: SetTask | GraphTask, *, batch_size: int = 1_000,
              device: str | torch.device = "cpu") -> list[dict[str, Any]]:
     """One record per test cardinality: ``cardinality``, ``samples``, ``accuracy``, ``mae``,
-    ``relative_mae``."""
+    ``relative_mae`` (physics: ``mse``, ``relative_mse``); a fixed-width model refusing a size
+    (:class:`ModelError`) gets ``None`` metrics and the reason under ``note``."""
     records = []
     for cardinality, batch in sorted(task.test.items()):
         values, mask, targets = to_tensors(batch, device)
-        predictions = predict(model, values, mask, batch_size=batch_size)
+        try:
+            predictions = predict(model, values, mask, batch_size=batch_size)
+        except ModelError as error:  # a fixed-width model on a size it cannot read (physics point clouds)
+            empty = {"accuracy": None, "mae": None, "relative_mae": None}
+            empty.update({"mse": None, "relative_mse": None} if _is_physics(task) else {})
+            records.append({"cardinality": cardinality, "samples": len(batch), **empty, "note": str(error)})
+            continue
         metrics = split_metrics(predictions.cpu(), targets.cpu(), mask.cpu(), discrete=task.discrete,
-                                classification=getattr(task, "classification", False))
+                                classification=getattr(task, "classification", False),
+                                squared=_is_physics(task))
         records.append({"cardinality": cardinality, "samples": len(batch), **metrics})
     return records
+
+
+def _is_physics(task: object) -> bool:
+    return getattr(getattr(task, "definition", None), "elements", None) == "geometric"
 
 
 def diagnostics(model: SetModel, task: SetTask | GraphTask, *, seed: int, device: str | torch.device = "cpu",
@@ -118,6 +149,13 @@ def diagnostics(model: SetModel, task: SetTask | GraphTask, *, seed: int, device
     batch = source.take(slice(0, DIAGNOSTIC_SETS))
     values, mask, _ = to_tensors(batch, device)
     base = predict(model, values, mask, batch_size=batch_size).cpu().double()
+    if hasattr(batch, "acted_on"):  # a matrix group: a random element h of the whole group per sample
+        moved, expected_of = batch.acted_on(np.random.default_rng([seed, 31337]))
+        m_values, m_mask, _ = to_tensors(moved, device)
+        shifted = predict(model, m_values, m_mask, batch_size=batch_size).cpu().double()
+        expected = torch.from_numpy(expected_of(base.numpy()))
+        return {"permutation_shift": float((shifted - expected).abs().mean()), "padding_shift": None,
+                **model.diagnostics()}
 
     permuted, order = batch.permuted(np.random.default_rng([seed, 31337]))
     p_values, p_mask, _ = to_tensors(permuted, device)

@@ -16,7 +16,8 @@ from polyequiv.fileio import atomic_write_bytes
 from polyequiv.training.results import metric_by_cardinality
 
 METRICS = {"accuracy": "accuracy (rounded prediction = target)", "mae": "mean absolute error",
-           "relative_mae": "relative MAE (MAE / mean |y|)"}
+           "relative_mae": "relative MAE (MAE / mean |y|)",
+           "relative_mse": "relative MSE (MSE / variance of y)"}
 
 
 def run_labels(runs: Sequence[dict[str, Any]], folders: Sequence[str | Path] | None = None) -> list[str]:
@@ -43,7 +44,7 @@ def plot_metric(runs: Sequence[dict[str, Any]], metric: str = "accuracy", path: 
     ----------
     runs : sequence of dict
         Results read with :func:`polyequiv.training.results.read_results`.
-    metric : {"accuracy", "mae", "relative_mae"}
+    metric : {"accuracy", "mae", "relative_mae", "relative_mse"}
         What to draw (``accuracy`` needs integer-valued targets).
     labels : sequence of str, optional
         Legend entries (default: :func:`run_labels`).

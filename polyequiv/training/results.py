@@ -11,7 +11,8 @@ Schema ``polyequiv-results/2``::
                       "loss_history", "valid_history", "wall_time_s", "threads", "device", "processes",
                       "sessions"},
       "evaluation":  {"wall_time_s", "per_cardinality": [{"cardinality", "samples", "accuracy",
-                                                         "mae", "relative_mae"}, ...]},
+                                                         "mae", "relative_mae"[, "mse",
+                                                         "relative_mse"]}, ...]},
       "diagnostics": {"permutation_shift", "padding_shift", ["equivariance_residual", ...]},
       "environment": {"python", "torch", "numpy", "polyequiv"},
       "sha256":      SHA-256 of the canonical JSON of every other field
@@ -106,7 +107,8 @@ def find_runs(paths: Sequence[str | Path]) -> list[Path]:
 
 
 def metric_by_cardinality(results: dict[str, Any], metric: str) -> dict[int, float | None]:
-    """``{cardinality: value}`` of ``metric`` (``accuracy``, ``mae`` or ``relative_mae``)."""
+    """``{cardinality: value}`` of ``metric`` (``accuracy``, ``mae``, ``relative_mae``; physics tasks also
+    ``mse``, ``relative_mse``)."""
     return {row["cardinality"]: row.get(metric) for row in results["evaluation"]["per_cardinality"]}
 
 
@@ -157,8 +159,10 @@ def comparison_rows(runs: Sequence[dict[str, Any]], cardinalities: Sequence[int]
         rows_of = [row for r in runs for row in r["evaluation"]["per_cardinality"]]
         discrete = any(row.get("accuracy") is not None for row in rows_of)
         errors = any(row.get("mae") is not None for row in rows_of)
-        metrics = (("accuracy", "mae") if errors else ("accuracy",)) if discrete else ("mae", "relative_mae")
-    short = {"accuracy": "acc", "mae": "MAE", "relative_mae": "rel"}
+        squared = any(row.get("relative_mse") is not None for row in rows_of)
+        metrics = (("accuracy", "mae") if errors else ("accuracy",)) if discrete else (
+            ("relative_mse", "mse") if squared else ("mae", "relative_mae"))
+    short = {"accuracy": "acc", "mae": "MAE", "relative_mae": "rel", "mse": "MSE", "relative_mse": "relMSE"}
     header = ["model", "params", "train s"] + [f"{short[m]}@{c}" for m in metrics for c in wanted]
     rows = []
     for run in runs:
