@@ -347,7 +347,11 @@ COMPOSE_CASES = [
     ([*COMPOSE, "--train", "digit-product"], "'digit-product' is not one of"),
     ([*COMPOSE, "--steps", "0"], "0 is not in the range x>=1"),
     ([*COMPOSE, "--seed", "x"], "'x' is not a valid integer"),
-    ([*COMPOSE, "--format", "xml"], "'xml' is not one of 'text', 'json', 'latex'"),
+    ([*COMPOSE, "--format", "xml"], "'xml' is not one of 'text', 'json', 'latex', 'sympy'"),
+    ([*COMPOSE, "--format", "sympy"], "sympy output is for --expand-only"),
+    ([*COMPOSE, "--expand-only", "x"], "unexpected extra argument (x)"),
+    ([*COMPOSE, "--expand-only", "-o", "{tmp}"], "is a folder"),
+    ([*COMPOSE, "--output"], "'--output' requires an argument"),
 ]
 DISCOVER_CASES = [
     (["discover", "{tmp}/absent.npy"], "is neither a run folder nor a weight file"),

@@ -398,11 +398,15 @@ def test_training_refuses_a_task_of_the_other_kind() -> None:
         train_in_variety(NetworkSpec.parse("S3 [linear free -> invariant]"), "center", "tied")
 
 
-def test_constraint_reading_is_refused_over_the_term_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_merged_matching_is_refused_over_its_limit_before_sorting(monkeypatch: pytest.MonkeyPatch) -> None:
     from polyequiv.compose import expansion as module
 
-    monkeypatch.setattr(module, "MAX_CONSTRAINT_TERMS", 10)
-    with pytest.raises(SizeLimitError, match="would read 171 expansion terms"):
-        network_constraints(
-            expand_network(NetworkSpec.parse("S3 [quadratic free -> 3, quadratic free -> invariant]"))
-        )
+    monkeypatch.setattr(module, "MAX_MERGE_TERMS", 10)
+    tied = expand_network(NetworkSpec.parse("S3 [quadratic tied -> 3, quadratic free -> invariant]"))
+    read = 2 * 2 * tied.num_terms  # two generators, both sides of each equation
+    with pytest.raises(SizeLimitError, match=f"would sort about {read:,} terms") as caught:
+        network_constraints(tied)
+    assert caught.value.estimate == read
+    # free first and last layers need no sorting: the same limit does not apply
+    free = expand_network(NetworkSpec.parse("S3 [quadratic free -> 3, quadratic free -> invariant]"))
+    assert len(network_constraints(free).equations) > 0
