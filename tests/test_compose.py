@@ -162,6 +162,31 @@ def test_huge_expansions_are_refused_up_front_with_the_estimate() -> None:
     with pytest.raises(SizeLimitError, match="would expand to about") as caught:
         expand_network(spec)
     assert caught.value.estimate == spec.estimate_terms() > caught.value.limit
+    assert f"need about {spec.estimate_bytes() / 1e9:,.1f} GB" in str(caught.value)
+
+
+def test_memory_limit_refuses_a_network_under_the_term_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from polyequiv.compose import network as module
+
+    spec = NetworkSpec.parse("S3 [quadratic free +bias -> 3, quadratic free +bias -> 3]")
+    monkeypatch.setattr(module, "MAX_EXPANSION_BYTES", spec.estimate_bytes() - 1)
+    with pytest.raises(SizeLimitError, match="the limits are 60,000,000 terms and"):
+        expand_network(spec)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "S3 [quadratic free -> 3, quadratic free -> invariant]",
+        "S3 [quadratic free +bias -> 2, cubic free +bias -> 3]",
+        "S4 [linear free +bias -> 2, quadratic free full -> 4]",
+        "S2 [quintic free +bias -> 1, cubic free -> 2]",
+    ],
+)
+def test_term_estimate_is_exact_for_two_free_layers(text: str) -> None:
+    """Products of a free layer's units share no term, so multisets of terms count them exactly."""
+    spec = NetworkSpec.parse(text)
+    assert expand_network(spec).num_terms == spec.estimate_terms()
 
 
 # ---------------------------------------------------------------------- expansion and equations

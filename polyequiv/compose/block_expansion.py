@@ -35,7 +35,7 @@ packing (:func:`expansion_layout`; its degree counter is bounded by their sum). 
 are ``int32`` (``int64``) when ``max_k y_k(1, …, 1)`` (the sum of
 the positive coefficients, an upper bound for every coefficient and partial sum formed) is below
 ``2³¹`` (``2⁶³``), else Python ints (``object`` arrays, the same code).  With every weight 1 this
-sum is the term estimate of :meth:`NetworkSpec.estimate_terms`, so under its limit ``int32`` holds.
+sum is the number of terms before any merging (ordered products of the inputs' terms).
 """
 
 from __future__ import annotations

@@ -99,20 +99,21 @@ def coefficient_table(expansion: NetworkExpansion) -> CoefficientTable:
     generators = expansion.spec.group_generators
     moved = [layout.codes(_push_forward(exponents, sigma)) for sigma in generators]
     codes = np.unique(np.concatenate([present, *moved])) if moved else present
-    ids = tuple(np.searchsorted(codes, term_codes).astype(np.int64) for term_codes, _ in heads)
+    label_type = np.int32 if codes.shape[0] < 2**31 else np.int64
+    ids = tuple(np.searchsorted(codes, term_codes).astype(label_type) for term_codes, _ in heads)
     size = codes.shape[0]
     span = layout.param_degree + 1
     counts = np.zeros((len(ids), size), dtype=np.int64)
     max_degree = np.full((len(ids), size), -1, dtype=np.int64)
     for k, ((_, degrees), labels) in enumerate(zip(heads, ids, strict=True)):
         counts[k] = np.bincount(labels, minlength=size)
-        seen = np.bincount(labels * span + degrees, minlength=size * span).reshape(size, span) > 0
+        seen = np.bincount(labels.astype(np.int64) * span + degrees, minlength=size * span)
+        seen = seen.reshape(size, span) > 0
         top = span - 1 - np.argmax(seen[:, ::-1], axis=1)
         max_degree[k] = np.where(counts[k] > 0, top, -1)
     images = np.array([np.searchsorted(codes, m) for m in moved], dtype=np.int64).reshape(len(moved), -1)
-    return CoefficientTable(
-        layout, codes, ids, tuple(d for _, d in heads), counts, max_degree, images
-    )
+    degrees = tuple(d.astype(np.int16 if span < 2**15 else np.int64) for _, d in heads)
+    return CoefficientTable(layout, codes, ids, degrees, counts, max_degree, images)
 
 
 def _distinct(arrays: list[np.ndarray], radix: int) -> np.ndarray:
@@ -336,7 +337,8 @@ def _merged_equations(
     keys = np.concatenate([p.keys for p in expansion.terms])
     coeffs = np.concatenate([_signed(p.coeffs) for p in expansion.terms])
     degrees = np.concatenate(table.degrees)
-    labels = np.concatenate([k * table.num_monomials + ids for k, ids in enumerate(table.ids)])
+    size = table.num_monomials
+    labels = np.concatenate([k * size + ids.astype(np.int64) for k, ids in enumerate(table.ids)])
     pkeys = layout.parameter_keys(keys)
     order = np.lexsort([pkeys[:, w] for w in range(pkeys.shape[1] - 1, -1, -1)] + [labels])
     counts = table.counts.reshape(-1)
