@@ -47,6 +47,18 @@ SAMPLE_TERMS = 4
     help="Print (or with -o write) the expanded network polynomial, grouped by monomial, and stop.",
 )
 @click.option("--variety/--no-variety", default=True, show_default=True, help="Measure the variety at T.")
+@click.option(
+    "--certify",
+    is_flag=True,
+    help="Certify dim V exactly: bounds at a point of T (gauge orbits) and a Gröbner basis over Q.",
+)
+@click.option(
+    "--certify-seconds",
+    type=click.FloatRange(min=0, min_open=True),
+    default=60.0,
+    show_default=True,
+    help="Time allowed for the Gröbner basis of --certify.",
+)
 @click.option("--search/--no-search", default=True, show_default=True, help="Look for points of V outside T.")
 @click.option("--show-constraints", is_flag=True, help="List every equation in full (default: a sample).")
 @click.option(
@@ -82,6 +94,8 @@ def compose_command(
     generators: str | None,
     expand_only: bool,
     variety: bool,
+    certify: bool,
+    certify_seconds: float,
     search: bool,
     show_constraints: bool,
     train_task: str | None,
@@ -122,12 +136,17 @@ def compose_command(
         from polyequiv.compose.variety import measure_variety
 
         measurement = measure_variety(spec, seed=seed, search=search)
+    certificate = None
+    if certify:
+        from polyequiv.compose.certificate import certify_dimension
+
+        certificate = certify_dimension(spec, seed=seed, seconds=certify_seconds)
     if train_task:
         from polyequiv.compose.training import compare_methods
 
         runs = compare_methods(spec, train_task, steps=steps, seed=seed)
     report = Report(constraints, None if show_constraints else DEFAULT_SAMPLE, measurement, runs or [],
-                    train_task, steps)
+                    train_task, steps, certificate)
     writers = {"json": _json_report, "latex": _latex_report, "text": _text_report}
     _emit(writers[output_format](report), output)
 
@@ -142,6 +161,7 @@ class Report:
     runs: list[Any]
     train_task: str | None
     steps: int
+    certificate: Any = None
 
     @property
     def equations(self) -> list[Any]:
@@ -173,6 +193,8 @@ def _json_report(report: Report) -> Iterator[str]:
     data["equations_shown"] = [str(e) for e in report.equations]
     if report.measurement is not None:
         data["variety"] = report.measurement.summary()
+    if report.certificate is not None:
+        data["certificate"] = report.certificate.summary()
     if report.runs:
         data["training"] = [run.to_dict() for run in report.runs]
     yield json.dumps(data, indent=2) + "\n"
@@ -209,6 +231,8 @@ def _text_report(report: Report) -> Iterator[str]:
         lines.append(f"    … {report.left_out} more (use --show-constraints)")
     if report.measurement is not None:
         lines += _variety_lines(report.measurement.summary())
+    if report.certificate is not None:
+        lines += _certificate_lines(report.certificate.summary())
     if report.runs:
         lines += _training_lines(report.runs, report.train_task, report.steps)
     for line in lines:
@@ -234,6 +258,17 @@ def _variety_lines(m: dict[str, Any]) -> list[str]:
                 f"{found['distance_to_tied']:.3g}, layers individually equivariant "
                 f"{found['layers_individually_equivariant']}"
             )
+    return lines
+
+
+def _certificate_lines(c: dict[str, Any]) -> list[str]:
+    lines = [f"certificate (exact: ranks modulo {c['prime']} at a random point of T, a Gröbner basis):"]
+    lines += [f"  {part}" for part in c["verdict"].split("; ")]
+    if c["groebner_complete"]:
+        lines[-1] += f" in {c['groebner_seconds']:.3g} s"
+    else:
+        lines.append(f"  no Gröbner basis: {c['groebner_message']}")
+    lines += [f"  in V: {row['name']}, dim {row['dimension']}" for row in c["components"][1:]]
     return lines
 
 

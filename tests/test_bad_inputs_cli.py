@@ -352,6 +352,8 @@ COMPOSE_CASES = [
     ([*COMPOSE, "--expand-only", "x"], "unexpected extra argument (x)"),
     ([*COMPOSE, "--expand-only", "-o", "{tmp}"], "is a folder"),
     ([*COMPOSE, "--output"], "'--output' requires an argument"),
+    ([*COMPOSE, "--certify", "x"], "unexpected extra argument (x)"),
+    ([*COMPOSE, "--certify-seconds", "0"], "0.0 is not in the range x>0"),
 ]
 DISCOVER_CASES = [
     (["discover", "{tmp}/absent.npy"], "is neither a run folder nor a weight file"),

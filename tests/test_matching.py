@@ -120,8 +120,11 @@ def test_coefficient_table_counts_degrees_and_images() -> None:
             for i, a in enumerate(alpha):
                 image[sigma[i]] = a
             assert monomials[table.images[g, m]] == tuple(image)
-    assert table.num_coefficients == expansion.num_coefficients == sum(len(expansion.coefficients(k)) for k in
-                                                                        range(expansion.num_outputs))
+    assert (
+        table.num_coefficients
+        == expansion.num_coefficients
+        == sum(len(expansion.coefficients(k)) for k in range(expansion.num_outputs))
+    )
 
 
 def test_canonical_order_is_sorted_on_sparse_keys() -> None:
@@ -191,8 +194,12 @@ def test_sympy_export_evaluates_to_the_network() -> None:
     names = [expansion.parameters.param_name(j) for j in range(expansion.num_params)]
     weights = [sympy.Integer(int(v)) for v in rng.integers(-5, 6, size=len(names))]
     x = [sympy.Integer(int(v)) for v in rng.integers(-4, 5, size=spec.n)]
-    value = y.subs({**{namespace[n]: w for n, w in zip(names, weights, strict=True)},
-                    **{namespace[f"x_{i}"]: x[i] for i in range(spec.n)}})
+    value = y.subs(
+        {
+            **{namespace[n]: w for n, w in zip(names, weights, strict=True)},
+            **{namespace[f"x_{i}"]: x[i] for i in range(spec.n)},
+        }
+    )
     # the network written out in the test: h = W1·(x, 1) quadratic, y = quadratic form of h
     inputs = [*x, sympy.Integer(1)]
     pairs = [(i, j) for i in range(3) for j in range(i, 3)]
@@ -216,8 +223,14 @@ def test_text_and_latex_exports_group_one_coefficient_per_monomial() -> None:
 
 @pytest.mark.parametrize("output_format", FORMATS)
 def test_cli_expand_only_prints_or_writes_each_format(output_format: str, tmp_path) -> None:
-    args = ["compose", "--spec", "S2 [linear free +bias -> 2, linear free -> 2]", "--expand-only",
-            "--format", output_format]
+    args = [
+        "compose",
+        "--spec",
+        "S2 [linear free +bias -> 2, linear free -> 2]",
+        "--expand-only",
+        "--format",
+        output_format,
+    ]
     printed = CliRunner().invoke(cli, args)
     assert printed.exit_code == 0, printed.output
     target = tmp_path / "y.out"

@@ -124,7 +124,9 @@ def _latex(expansion: NetworkExpansion) -> Iterator[str]:
     yield "\\begin{align*}\n"
     for k in range(expansion.num_outputs):
         lines = [
-            "\\left(" + _polynomial(terms, names, " ", power) + "\\right)"
+            "\\left("
+            + _polynomial(terms, names, " ", power)
+            + "\\right)"
             + (" " + _x_monomial(alpha, " ", power, latex=True) if any(alpha) else "")
             for alpha, terms in grouped_terms(expansion, k)
         ]

@@ -424,9 +424,7 @@ def _dedup_merged(
             kept.append(j)
     kept_arr = np.array(kept, dtype=np.int64)
     params = expansion.num_params
-    max_degree = (
-        np.maximum.reduceat(degrees[rows], starts) if len(starts) else np.zeros(0, np.int64)
-    )
+    max_degree = np.maximum.reduceat(degrees[rows], starts) if len(starts) else np.zeros(0, np.int64)
 
     def unpack(i: int) -> tuple[np.ndarray, np.ndarray]:
         j = int(kept_arr[i])
