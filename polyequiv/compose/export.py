@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
-from polyequiv.compose.matching import sparse_rows
+from polyequiv.compose.matching import canonical_order
 
 if TYPE_CHECKING:
     from polyequiv.compose.expansion import NetworkExpansion
@@ -60,16 +60,17 @@ def write_expansion(expansion: NetworkExpansion, output_format: str, stream: Tex
 
 def grouped_terms(
     expansion: NetworkExpansion, k: int
-) -> Iterator[tuple[tuple[int, ...], list[tuple[tuple[tuple[int, int], ...], int]]]]:
-    """``(α, [(sparse parameter monomial, coefficient), …])`` of output ``k``, in display order."""
+) -> Iterator[tuple[tuple[int, ...], np.ndarray, np.ndarray]]:
+    """``(α, exponents, coefficients)`` of each ``c_{k,α}`` of output ``k`` in display order: the
+    ``(r, P)`` parameter exponents of its terms in canonical order and their ``r`` coefficients."""
     table = expansion.coefficient_table
     monomials = table.monomials
     present = np.flatnonzero(table.counts[k])
     order = sorted(present.tolist(), key=lambda m: (int(monomials[m].sum()), [-int(e) for e in monomials[m]]))
     for m in order:
         exponents, coeffs = expansion.segments.coefficient(k, m)
-        terms = sorted(zip(sparse_rows(exponents), map(int, coeffs.tolist()), strict=True))
-        yield tuple(int(e) for e in monomials[m]), terms
+        rows = canonical_order(exponents)
+        yield tuple(int(e) for e in monomials[m]), exponents[rows], coeffs[rows]
 
 
 def _output_name(expansion: NetworkExpansion, k: int, latex: bool = False) -> str:
@@ -83,35 +84,60 @@ def _parameter_names(expansion: NetworkExpansion, *, latex: bool = False, python
     return [name.replace(".", "_") for name in names] if python else names
 
 
-def _monomial(names: list[str], key: tuple[tuple[int, int], ...], times: str, power: Power) -> str:
-    return times.join(names[j] if e == 1 else power(names[j], e) for j, e in key)
+class _Renderer:
+    """Writes polynomials in one format: ``names`` of the variables, ``times`` between factors."""
+
+    def __init__(self, names: list[str], times: str, power: Power, max_exponent: int) -> None:
+        self.times = times
+        self.tokens = np.empty((len(names), max_exponent + 1), dtype=object)
+        for j, name in enumerate(names):
+            for e in range(1, max_exponent + 1):
+                self.tokens[j, e] = (name if e == 1 else power(name, e)) + times
+
+    def monomials(self, exponents: np.ndarray) -> np.ndarray:
+        """Each row of ``(r, V)`` exponents as a string (object array; ``""`` for the constant)."""
+        rows, columns = np.nonzero(exponents)
+        out = np.full(exponents.shape[0], "", dtype=object)
+        if len(rows):
+            tokens = self.tokens[columns, exponents[rows, columns]]
+            starts = np.flatnonzero(np.concatenate([[True], rows[1:] != rows[:-1]]))
+            cut = len(self.times)
+            out[rows[starts]] = [text[:-cut] if cut else text for text in np.add.reduceat(tokens, starts)]
+        return out
+
+    def polynomial(self, exponents: np.ndarray, coeffs: np.ndarray) -> str:
+        """``c·monomial ± …`` (terms in the given order; ``0`` when there is none)."""
+        if not len(coeffs):
+            return "0"
+        values = np.asarray(coeffs).astype(object)
+        sizes = np.abs(values)
+        monomials = self.monomials(exponents)
+        sized = np.array([f"{v}{self.times}" for v in sizes.tolist()], dtype=object)
+        bodies = np.where(sizes == 1, monomials, sized + monomials)
+        bodies = np.where(monomials == "", sizes.astype(str).astype(object), bodies)
+        signs = np.where(values < 0, " - ", " + ").astype(object)
+        text = "".join((signs + bodies).tolist())
+        return text[3:] if text.startswith(" + ") else "-" + text[3:]
 
 
-def _polynomial(terms: list, names: list[str], times: str, power: Power) -> str:
-    parts = []
-    for key, value in terms:
-        monomial = _monomial(names, key, times, power)
-        size = abs(value)
-        body = (f"{size}{times}{monomial}" if size != 1 else monomial) if monomial else str(size)
-        parts.append(("- " if value < 0 else "+ ") + body)
-    text = " ".join(parts) if parts else "0"
-    return text[2:] if text.startswith("+ ") else "-" + text[2:] if text.startswith("- ") else text
+def _max_exponent(expansion: NetworkExpansion) -> int:
+    return max(expansion.layout.parameter_bounds, default=1)
 
 
 def _x_monomial(alpha: tuple[int, ...], times: str, power: Power, latex: bool = False) -> str:
     names = [f"x_{{{i}}}" if latex else f"x_{i}" for i in range(len(alpha))]
-    return _monomial(names, tuple((i, e) for i, e in enumerate(alpha) if e), times, power)
+    return times.join(names[i] if e == 1 else power(names[i], e) for i, e in enumerate(alpha) if e)
 
 
 def _text(expansion: NetworkExpansion) -> Iterator[str]:
-    names = _parameter_names(expansion)
     power: Power = lambda name, e: f"{name}^{e}"  # noqa: E731
+    render = _Renderer(_parameter_names(expansion), "·", power, _max_exponent(expansion))
     for k in range(expansion.num_outputs):
         head = f"{_output_name(expansion, k)} = "
         first = True
-        for alpha, terms in grouped_terms(expansion, k):
+        for alpha, exponents, coeffs in grouped_terms(expansion, k):
             x = _x_monomial(alpha, "·", power)
-            group = "{" + _polynomial(terms, names, "·", power) + "}" + (f"·{x}" if x else "")
+            group = "{" + render.polynomial(exponents, coeffs) + "}" + (f"·{x}" if x else "")
             yield (head if first else " " * (len(head) - 2) + "+ ") + group + "\n"
             first = False
         if first:
@@ -119,16 +145,16 @@ def _text(expansion: NetworkExpansion) -> Iterator[str]:
 
 
 def _latex(expansion: NetworkExpansion) -> Iterator[str]:
-    names = _parameter_names(expansion, latex=True)
     power: Power = lambda name, e: f"{{{name}}}^{{{e}}}"  # noqa: E731
+    render = _Renderer(_parameter_names(expansion, latex=True), " ", power, _max_exponent(expansion))
     yield "\\begin{align*}\n"
     for k in range(expansion.num_outputs):
         lines = [
             "\\left("
-            + _polynomial(terms, names, " ", power)
+            + render.polynomial(exponents, coeffs)
             + "\\right)"
             + (" " + _x_monomial(alpha, " ", power, latex=True) if any(alpha) else "")
-            for alpha, terms in grouped_terms(expansion, k)
+            for alpha, exponents, coeffs in grouped_terms(expansion, k)
         ]
         body = " \\\\\n  &\\quad + ".join(lines) if lines else "0"
         end = " \\\\\n" if k + 1 < expansion.num_outputs else "\n"
@@ -147,17 +173,30 @@ def _json(expansion: NetworkExpansion) -> Iterator[str]:
     yield json.dumps(header)[:-1] + ', "outputs": ['
     for k in range(expansion.num_outputs):
         yield ("" if k == 0 else ", ") + f'{{"output": {k}, "coefficients": ['
-        for number, (alpha, terms) in enumerate(grouped_terms(expansion, k)):
-            item = {"monomial": list(alpha), "terms": [[[list(p) for p in key], c] for key, c in terms]}
-            yield ("" if number == 0 else ", ") + json.dumps(item)
+        for number, (alpha, exponents, coeffs) in enumerate(grouped_terms(expansion, k)):
+            yield ("" if number == 0 else ", ") + f'{{"monomial": {json.dumps(list(alpha))}, "terms": ['
+            yield _json_terms(exponents, coeffs) + "]}"
         yield "]}"
     yield "]}\n"
+
+
+def _json_terms(exponents: np.ndarray, coeffs: np.ndarray) -> str:
+    """``[[[j, e], …], c], …`` of the terms, written directly (``json.dumps`` per term is slow)."""
+    rows, columns = np.nonzero(exponents)
+    values = exponents[rows, columns].tolist()
+    pairs = np.array([f"[{j}, {e}]" for j, e in zip(columns.tolist(), values, strict=True)], dtype=object)
+    out = []
+    starts = np.searchsorted(rows, np.arange(exponents.shape[0] + 1)).tolist()
+    for i, value in enumerate(coeffs.tolist()):
+        out.append(f"[[{', '.join(pairs[starts[i] : starts[i + 1]].tolist())}], {int(value)}]")
+    return ", ".join(out)
 
 
 def _sympy(expansion: NetworkExpansion) -> Iterator[str]:
     names = _parameter_names(expansion, python=True)
     inputs = [f"x_{i}" for i in range(expansion.spec.n)]
     power: Power = lambda name, e: f"{name}**{e}"  # noqa: E731
+    render = _Renderer(names, "*", power, _max_exponent(expansion))
     yield f"# {expansion.spec}: the expanded outputs y (polyequiv compose --expand-only)\n"
     yield "from sympy import symbols\n\n"
     for group in (names, inputs):
@@ -165,9 +204,9 @@ def _sympy(expansion: NetworkExpansion) -> Iterator[str]:
     yield "y = [\n"
     for k in range(expansion.num_outputs):
         parts = [
-            f"({_polynomial(terms, names, '*', power)})"
+            f"({render.polynomial(exponents, coeffs)})"
             + (f"*{_x_monomial(alpha, '*', power)}" if any(alpha) else "")
-            for alpha, terms in grouped_terms(expansion, k)
+            for alpha, exponents, coeffs in grouped_terms(expansion, k)
         ]
         yield "    " + ("\n    + ".join(parts) if parts else "0") + ",\n"
     yield "]\n"

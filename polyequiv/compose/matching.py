@@ -311,6 +311,7 @@ def canonical_order(exponents: np.ndarray) -> np.ndarray:
     first); two positive exponents compare as numbers.  So each entry is keyed as ``e_j`` if
     positive, else −1 once the row's nonzeros are over and a large number before that.
     """
+    exponents = exponents[:, exponents.any(axis=0)]  # a column of zeros decides nothing
     rows, columns = exponents.shape
     if rows <= 1 or columns == 0:
         return np.arange(rows)
