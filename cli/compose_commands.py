@@ -126,7 +126,7 @@ def compose_command(
 
         _emit(expansion_chunks(expand_network(spec), output_format), output)
         return
-    if variety:
+    if variety or certify:
         from polyequiv.compose.variety import NetworkJacobian
 
         NetworkJacobian(spec)  # its size is refused here, with the estimate, before anything is expanded
