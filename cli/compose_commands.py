@@ -117,6 +117,11 @@ def compose_command(
         check_writable(output, "'--output'")
     if output_format == "sympy" and not expand_only:
         raise click.BadParameter("sympy output is for --expand-only", param_hint="'--format'")
+    if expand_only and (certify or train_task or show_constraints):
+        raise click.BadParameter(
+            "--expand-only prints the expansion and stops; drop --certify, --train and --show-constraints",
+            param_hint="'--expand-only'",
+        )
     spec = _build(n, layers, spec_text, bias, indexing, group, generators)
     spec.check_size()
     from polyequiv.compose.expansion import expand_network, network_constraints

@@ -350,6 +350,8 @@ COMPOSE_CASES = [
     ([*COMPOSE, "--format", "xml"], "'xml' is not one of 'text', 'json', 'latex', 'sympy'"),
     ([*COMPOSE, "--format", "sympy"], "sympy output is for --expand-only"),
     ([*COMPOSE, "--expand-only", "x"], "unexpected extra argument (x)"),
+    ([*COMPOSE, "--expand-only", "--certify"], "--expand-only prints the expansion and stops"),
+    ([*COMPOSE, "--expand-only", "--train", "sum-of-squares"], "drop --certify, --train and"),
     ([*COMPOSE, "--expand-only", "-o", "{tmp}"], "is a folder"),
     ([*COMPOSE, "--output"], "'--output' requires an argument"),
     ([*COMPOSE, "--certify", "x"], "unexpected extra argument (x)"),

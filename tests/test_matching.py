@@ -252,3 +252,27 @@ def test_cli_equations_report_abbreviates_the_sample_and_writes_files(tmp_path) 
     expected = len(network_constraints(expand_network(NetworkSpec.parse(spec))).equations)
     assert result.exit_code == 0 and data["equations"] == expected > 10 and data["matching"] == "disjoint"
     assert len(data["equations_shown"]) == 10 and "more terms" not in data["equations_shown"][0]
+
+
+@pytest.mark.parametrize(
+    ("n", "x_degree", "bounds"),
+    [(3, 4, (2, 1, 1, 3)), (2, 2, (1,) * 70), (3, 2**21, (1, 2, 1))],  # the last: the head spans words
+)
+def test_layout_heads_and_parameter_keys_against_decoding(n: int, x_degree: int, bounds: tuple) -> None:
+    from polyequiv.compose.layout import ExpansionLayout
+
+    layout = ExpansionLayout(n, x_degree, bounds, sum(bounds))
+    rng = np.random.default_rng(7)
+    params = np.column_stack([rng.integers(0, b + 1, size=300) for b in bounds])
+    xs = rng.integers(0, x_degree + 1, size=(300, n))
+    keys = params.astype(np.uint64) @ layout.param_units + xs.astype(np.uint64) @ layout.x_units
+    assert np.array_equal(layout.decode(keys), np.concatenate([params, xs], axis=1))
+    codes, degrees = layout.head(keys)
+    assert np.array_equal(codes, layout.codes(xs)) and np.array_equal(degrees, params.sum(axis=1))
+    assert np.array_equal(layout.exponents_of_codes(codes), xs)
+    order = np.argsort(codes, kind="stable")
+    assert [tuple(r) for r in xs[order]] == sorted(tuple(r) for r in xs)  # codes order like sorted()
+    pkeys = layout.parameter_keys(keys)
+    same = (pkeys[:, None, :] == pkeys[None, :, :]).all(axis=2)
+    assert np.array_equal(same, (params[:, None, :] == params[None, :, :]).all(axis=2))
+    assert layout.head_in_word0 == (x_degree < 2**20)
