@@ -169,9 +169,10 @@ class Report:
     certificate: Any = None
 
     @property
-    def equations(self) -> list[Any]:
-        listed = self.constraints.equations
-        return listed[: self.limit] if self.limit is not None else list(listed)
+    def shown(self) -> int:
+        """How many equations the report shows (the first ones)."""
+        total = len(self.constraints.equations)
+        return total if self.limit is None else min(self.limit, total)
 
     @property
     def left_out(self) -> int:
@@ -195,7 +196,8 @@ def _emit(chunks: Iterable[str], output: Path | None) -> None:
 
 def _json_report(report: Report) -> Iterator[str]:
     data: dict[str, Any] = report.constraints.summary()
-    data["equations_shown"] = [str(e) for e in report.equations]
+    listed = report.constraints.equations
+    data["equations_shown"] = [listed.text(i) for i in range(report.shown)]
     if report.measurement is not None:
         data["variety"] = report.measurement.summary()
     if report.certificate is not None:
@@ -207,7 +209,9 @@ def _json_report(report: Report) -> Iterator[str]:
 
 def _latex_report(report: Report) -> Iterator[str]:
     yield "\\begin{align*}\n"
-    yield " \\\\\n".join(e.latex().replace(" = ", " &= ") for e in report.equations) + "\n"
+    listed = report.constraints.equations
+    rows = (listed.text(i, latex=True).replace(" = ", " &= ") for i in range(report.shown))
+    yield " \\\\\n".join(rows) + "\n"
     yield "\\end{align*}\n"
     if report.left_out:
         yield f"% {report.left_out} more equations (use --show-constraints)\n"
@@ -227,13 +231,12 @@ def _text_report(report: Report) -> Iterator[str]:
         + ", ".join(f"{d}: {c}" for d, c in constraints.by_degree().items())
         + f" ({summary['constraint_seconds']:.3g} s)",
     ]
+    for line in lines:
+        yield line + "\n"
     listed = constraints.equations
-    if report.limit is None:
-        lines += [f"    {equation}" for equation in listed]
-    else:
-        lines += [f"    {listed.abbreviated(i, SAMPLE_TERMS)}" for i in range(min(report.limit, len(listed)))]
-    if report.left_out:
-        lines.append(f"    … {report.left_out} more (use --show-constraints)")
+    for i in range(report.shown):  # streamed: all equations of a large network are long
+        yield f"    {listed.text(i) if report.limit is None else listed.abbreviated(i, SAMPLE_TERMS)}\n"
+    lines = [f"    … {report.left_out} more (use --show-constraints)"] if report.left_out else []
     if report.measurement is not None:
         lines += _variety_lines(report.measurement.summary())
     if report.certificate is not None:

@@ -138,6 +138,14 @@ def test_canonical_order_is_sorted_on_sparse_keys() -> None:
         assert [keys[i] for i in canonical_order(exponents)] == sorted(keys)
 
 
+@pytest.mark.parametrize("text", NETWORKS[:5])
+def test_equation_text_from_arrays_equals_the_equations_text(text: str) -> None:
+    listed = network_constraints(expand_network(NetworkSpec.parse(text))).equations
+    for i in range(len(listed)):
+        assert listed.text(i) == str(listed[i])
+        assert listed.text(i, latex=True) == listed[i].latex()
+
+
 def test_abbreviated_equations_show_the_first_terms_and_count_the_rest() -> None:
     constraints = network_constraints(expand_network(NetworkSpec.parse(NETWORKS[0])))
     for i in range(len(constraints.equations)):

@@ -385,6 +385,18 @@ class EquationList(Sequence[PolynomialEquation]):
         exponents, coeffs = exponents[order], coeffs[order]
         return exponents, (-coeffs if len(coeffs) and coeffs[0] < 0 else coeffs)
 
+    def text(self, i: int, *, latex: bool = False) -> str:
+        """``str(self[i])`` (or ``self[i].latex()``), rendered from the arrays: fast for long equations."""
+        from polyequiv.compose.export import parameter_renderer
+
+        cache = self.__dict__.setdefault("_renderers", {})
+        if latex not in cache:
+            cache[latex] = parameter_renderer(self.expansion, latex=latex)
+        exponents, coeffs = self._sorted_terms(i)
+        values = np.asarray(coeffs).astype(object)
+        render, positive = cache[latex], values > 0
+        return " = ".join(render.side(exponents[m], np.abs(values[m])) for m in (positive, ~positive))
+
     def abbreviated(self, i: int, terms: int = 4) -> str:
         """``str(self[i].abbreviated(terms))`` without unpacking the terms that are not shown."""
         exponents, coeffs = self._sorted_terms(i)

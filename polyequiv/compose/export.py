@@ -84,7 +84,7 @@ def _parameter_names(expansion: NetworkExpansion, *, latex: bool = False, python
     return [name.replace(".", "_") for name in names] if python else names
 
 
-class _Renderer:
+class Renderer:
     """Writes polynomials in one format: ``names`` of the variables, ``times`` between factors."""
 
     def __init__(self, names: list[str], times: str, power: Power, max_exponent: int) -> None:
@@ -105,16 +105,23 @@ class _Renderer:
             out[rows[starts]] = [text[:-cut] if cut else text for text in np.add.reduceat(tokens, starts)]
         return out
 
+    def bodies(self, exponents: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+        """``size·monomial`` of each term (``monomial`` for size 1, ``size`` for the constant)."""
+        monomials = self.monomials(exponents)
+        sized = np.array([f"{v}{self.times}" for v in sizes.tolist()], dtype=object)
+        bodies = np.where(sizes == 1, monomials, sized + monomials)
+        return np.where(monomials == "", sizes.astype(str).astype(object), bodies)
+
+    def side(self, exponents: np.ndarray, sizes: np.ndarray) -> str:
+        """``size·monomial + …`` (one side of an equation; ``0`` when there is no term)."""
+        return " + ".join(self.bodies(exponents, sizes).tolist()) if len(sizes) else "0"
+
     def polynomial(self, exponents: np.ndarray, coeffs: np.ndarray) -> str:
         """``c·monomial ± …`` (terms in the given order; ``0`` when there is none)."""
         if not len(coeffs):
             return "0"
         values = np.asarray(coeffs).astype(object)
-        sizes = np.abs(values)
-        monomials = self.monomials(exponents)
-        sized = np.array([f"{v}{self.times}" for v in sizes.tolist()], dtype=object)
-        bodies = np.where(sizes == 1, monomials, sized + monomials)
-        bodies = np.where(monomials == "", sizes.astype(str).astype(object), bodies)
+        bodies = self.bodies(exponents, np.abs(values))
         signs = np.where(values < 0, " - ", " + ").astype(object)
         text = "".join((signs + bodies).tolist())
         return text[3:] if text.startswith(" + ") else "-" + text[3:]
@@ -124,6 +131,14 @@ def _max_exponent(expansion: NetworkExpansion) -> int:
     return max(expansion.layout.parameter_bounds, default=1)
 
 
+def parameter_renderer(expansion: NetworkExpansion, *, latex: bool = False) -> Renderer:
+    """How equations name the parameters: ``w1_0_1^2·w2_0`` or ``{w^{(1)}_{0,1}}^{2} w^{(2)}_{0}``."""
+    if latex:
+        power: Power = lambda name, e: f"{{{name}}}^{{{e}}}"  # noqa: E731
+        return Renderer(_parameter_names(expansion, latex=True), " ", power, _max_exponent(expansion))
+    return Renderer(_parameter_names(expansion), "·", lambda name, e: f"{name}^{e}", _max_exponent(expansion))
+
+
 def _x_monomial(alpha: tuple[int, ...], times: str, power: Power, latex: bool = False) -> str:
     names = [f"x_{{{i}}}" if latex else f"x_{i}" for i in range(len(alpha))]
     return times.join(names[i] if e == 1 else power(names[i], e) for i, e in enumerate(alpha) if e)
@@ -131,7 +146,7 @@ def _x_monomial(alpha: tuple[int, ...], times: str, power: Power, latex: bool = 
 
 def _text(expansion: NetworkExpansion) -> Iterator[str]:
     power: Power = lambda name, e: f"{name}^{e}"  # noqa: E731
-    render = _Renderer(_parameter_names(expansion), "·", power, _max_exponent(expansion))
+    render = Renderer(_parameter_names(expansion), "·", power, _max_exponent(expansion))
     for k in range(expansion.num_outputs):
         head = f"{_output_name(expansion, k)} = "
         first = True
@@ -146,7 +161,7 @@ def _text(expansion: NetworkExpansion) -> Iterator[str]:
 
 def _latex(expansion: NetworkExpansion) -> Iterator[str]:
     power: Power = lambda name, e: f"{{{name}}}^{{{e}}}"  # noqa: E731
-    render = _Renderer(_parameter_names(expansion, latex=True), " ", power, _max_exponent(expansion))
+    render = Renderer(_parameter_names(expansion, latex=True), " ", power, _max_exponent(expansion))
     yield "\\begin{align*}\n"
     for k in range(expansion.num_outputs):
         lines = [
@@ -196,7 +211,7 @@ def _sympy(expansion: NetworkExpansion) -> Iterator[str]:
     names = _parameter_names(expansion, python=True)
     inputs = [f"x_{i}" for i in range(expansion.spec.n)]
     power: Power = lambda name, e: f"{name}**{e}"  # noqa: E731
-    render = _Renderer(names, "*", power, _max_exponent(expansion))
+    render = Renderer(names, "*", power, _max_exponent(expansion))
     yield f"# {expansion.spec}: the expanded outputs y (polyequiv compose --expand-only)\n"
     yield "from sympy import symbols\n\n"
     for group in (names, inputs):
