@@ -175,6 +175,22 @@ def test_seed_network_disjoint_matching_equals_merging() -> None:
         assert np.array_equal(a[oa], b[ob]) and np.array_equal(sa * ca[oa], sb * cb[ob])
 
 
+def test_equations_need_neither_scipy_nor_flint() -> None:
+    """The whole-process time of the seed's equations depends on it (scipy alone is ~0.25 s)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from polyequiv.compose import NetworkSpec, expand_network, network_constraints; "
+        "c = network_constraints(expand_network(NetworkSpec.parse('S3 [quadratic free +bias -> 3, "
+        "quadratic free -> invariant]'))); "
+        "print(len(c.equations), 'scipy' in sys.modules, 'flint' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = done.stdout.split()
+    assert int(out[0]) > 0 and out[1:] == ["False", "False"]
+
+
 # ---------------------------------------------------------------------- export
 
 
