@@ -30,6 +30,7 @@ NETWORKS = [
     "C4 [linear free +bias -> 2, quadratic free -> 4]",  # cyclic group
     "S3 [linear tied -> 3, quadratic free +bias -> 1, linear free -> invariant]",  # three layers
     "D4 [quadratic free -> 1, linear tied -> 4]",
+    "S3 [quadratic free +bias -> 3, quadratic tied +bias -> 3, linear free -> 3]",  # tied middle: disjoint
 ]
 
 
@@ -88,6 +89,22 @@ def test_packed_matching_equals_dictionary_matching(text: str) -> None:
     degrees = [max(sum(e for _, e in key) for key, _ in terms) for *_, terms in expected]
     assert constraints.by_degree() == {d: degrees.count(d) for d in sorted(set(degrees))}
     assert constraints.num_equation_terms == sum(len(terms) for *_, terms in expected)
+
+
+@pytest.mark.parametrize("dtype", ["int64", "object"])
+def test_wide_coefficients_match_the_same(monkeypatch: pytest.MonkeyPatch, dtype: str) -> None:
+    """int64 and Python-int coefficients (chosen for large coefficient sums) give the same equations."""
+    from polyequiv.compose import block_expansion
+
+    monkeypatch.setattr(block_expansion, "INT32_COEFFICIENT_LIMIT", 0)
+    if dtype == "object":
+        monkeypatch.setattr(block_expansion, "INT64_COEFFICIENT_LIMIT", 0)
+    for text in (NETWORKS[0], NETWORKS[3]):
+        spec = NetworkSpec.parse(text)
+        assert expand_network(spec).terms[0].coeffs.dtype == np.dtype(dtype)
+        expected = brute_equations(spec)
+        for method in ("merge", "auto"):
+            assert library_equations(spec, method) == expected
 
 
 def test_disjoint_matching_is_refused_where_coefficients_may_overlap() -> None:
