@@ -20,11 +20,10 @@ from polyequiv.compose import NetworkSpec, expand_network, network_constraints
 from polyequiv.compose.certificate import (
     certify_dimension,
     gauge_directions,
-    groebner_dimension,
     local_certificate,
-    monomial_dimension,
     zero_layer_subspaces,
 )
+from polyequiv.compose.groebner import groebner_dimension, monomial_dimension
 from polyequiv.compose.variety import PRIMES, VarietyProblem, random_tied_point
 from polyequiv_cli.main import cli
 
