@@ -107,11 +107,16 @@ def compose_command(
     """Compose polynomial layers: expand the output, derive its polynomial equations, measure the variety.
 
     \b
-    Example: polyequiv compose -n 3 --layers 2:free:3,2:free:invariant
-    prints the weights, expansion terms, equations by degree, and dim T, the
-    tangent dimension of the variety of invariant networks, the function dimension.
-    polyequiv compose --spec "S3 [quadratic free +bias -> 3, quadratic free +bias -> 3,
-    quadratic free +bias -> 3]" --expand-only -o y.txt writes the seed's network expanded.
+    Examples:
+      polyequiv compose -n 3 --layers 2:free:3,2:free:invariant
+        weights, expansion terms, equations by degree, dim T, the tangent
+        dimension of the variety of invariant networks, the function dimension
+      polyequiv compose --spec "S3 [quadratic free +bias -> 3, quadratic free
+        +bias -> 3, quadratic free +bias -> 3]" --no-variety
+        the seed's network: all 470 equations
+      polyequiv compose --spec "S2 [quadratic free +bias -> 2, linear free -> 2]"
+        --expand-only --format json -o y.json
+      polyequiv compose --spec "S3 [linear free -> 3, linear free -> 3]" --certify
     """
     if output is not None:
         check_writable(output, "'--output'")
