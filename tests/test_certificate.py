@@ -161,6 +161,9 @@ def test_singular_tied_point_is_detected_and_global_dimension_can_exceed_the_loc
     degenerate = certify_dimension(NetworkSpec.parse("S3 [linear free -> 1, linear free -> 3]"))
     assert degenerate.local.certified and degenerate.groebner.dimension > degenerate.local.dimension
     assert degenerate.groebner.dimension == max(d for _, d in degenerate.subspaces)
+    rows = {row["name"]: row for row in degenerate.components()}
+    assert rows["gauge orbits of T"]["component"] is True and rows["gauge orbits of T"]["dimension"] == 2
+    assert rows["layer 2 zero"]["component"] is True and rows["layer 2 zero"]["dimension"] == 3
 
 
 def test_groebner_time_limit_stops_the_child_process() -> None:

@@ -196,8 +196,9 @@ class DimensionCertificate:
         return max([self.local.lower] + [d for _, d in self.subspaces])
 
     def components(self) -> list[dict[str, Any]]:
-        """What is known to lie in V: the gauge orbits of T (a component when certified) and the
-        zero-layer subspaces, with dimensions."""
+        """What is known to lie in V, with dimensions: the gauge orbits of T (an irreducible
+        component when the local certificate holds) and the zero-layer subspaces (irreducible; a
+        component when their dimension is ``dim V``, since nothing larger can contain them)."""
         rows: list[dict[str, Any]] = [
             {
                 "name": "gauge orbits of T",
@@ -206,8 +207,10 @@ class DimensionCertificate:
                 "component": self.local.certified,
             }
         ]
+        top = self.groebner.dimension if self.groebner is not None and self.groebner.complete else None
         rows += [
-            {"name": name, "dimension": d, "bounds": [d, d], "component": None} for name, d in self.subspaces
+            {"name": name, "dimension": d, "bounds": [d, d], "component": True if d == top else None}
+            for name, d in self.subspaces
         ]
         return rows
 
@@ -246,7 +249,7 @@ class DimensionCertificate:
             where = [name for name, d in self.subspaces if d == dim]
             if local.certified and local.upper == dim:
                 where.insert(0, "the gauge orbits of T")
-            reached = f"; reached by {', '.join(where)}" if where else ""
+            reached = f"; components of that dimension: {', '.join(where)}" if where else ""
             lines.append(
                 f"dim V = {dim} (Gröbner basis over Q, {self.groebner.basis_size} polynomials){reached}"
             )
