@@ -18,6 +18,7 @@ Three measurements, each best of ``--repeats``:
     python benchmarks/bench_compose.py --quick          # a smoke run
     python benchmarks/bench_compose.py --out benchmarks/out/compose.json
     python benchmarks/bench_compose.py --table          # the dimension table of docs/composition.md
+                                                        # (with the certificates; about 10 minutes)
 
 Prints one JSON document and then an aligned table.
 """
@@ -35,6 +36,7 @@ from typing import Any
 from _report import emit_json
 
 from polyequiv.compose import NetworkSpec, block_expansion
+from polyequiv.compose.certificate import certify_dimension
 from polyequiv.compose.expansion import expand_network, expand_network_flint, network_constraints
 from polyequiv.compose.variety import measure_variety
 
@@ -125,7 +127,23 @@ def time_variety(text: str, repeats: int) -> dict:
     }
 
 
-def dimension_rows(ns: list[int], bias: bool = False) -> list[dict]:
+def certificate_columns(spec: NetworkSpec, seconds: float | None) -> dict:
+    """The exact certificate of one row (:func:`certify_dimension`); no Gröbner basis for ``None``."""
+    certificate = certify_dimension(spec, groebner=seconds is not None, seconds=seconds)
+    groebner = certificate.groebner
+    return {
+        "local_lower": certificate.local.lower,
+        "local_upper": certificate.local_upper,
+        "local_certified": certificate.local.certified,
+        "singular_point": certificate.singular,
+        "groebner_dim": None if groebner is None else groebner.dimension,
+        "groebner_message": None if groebner is None else groebner.message,
+        "groebner_seconds": None if groebner is None else round(groebner.seconds, 3),
+        "zero_layer_dim": max(d for _, d in certificate.subspaces),
+    }
+
+
+def dimension_rows(ns: list[int], bias: bool = False, certify_seconds: float | None = None) -> list[dict]:
     """Two free layers of degrees (d₁, d₂) ∈ {1, 2}², hidden width 1..n, equivariant and invariant."""
     rows = []
     plus = " +bias" if bias else ""
@@ -137,7 +155,8 @@ def dimension_rows(ns: list[int], bias: bool = False) -> list[dict]:
                     for width in range(1, n + 1):
                         text = f"S{n} [{names[d1]} free{plus} -> {width}, {names[d2]} free{plus} -> {out}]"
                         start = time.perf_counter()
-                        m = measure_variety(NetworkSpec.parse(text), seed=0)
+                        spec = NetworkSpec.parse(text)
+                        m = measure_variety(spec, seed=0)
                         search = m.search.summary() if m.search else None
                         rows.append(
                             {
@@ -155,18 +174,31 @@ def dimension_rows(ns: list[int], bias: bool = False) -> list[dict]:
                                 "primes_agree": m.primes_agree,
                                 "search_found": None if search is None else search["found"],
                                 "new_function": None if search is None else search["new_function"],
+                                **certificate_columns(spec, certify_seconds),
                                 "seconds": round(time.perf_counter() - start, 3),
                             }
                         )
     return rows
 
 
+def _certified(r: dict) -> str:
+    """The certified columns: local dim at T (or its bounds), dim V (Gröbner) or why not."""
+    local = str(r["local_upper"]) if r["local_certified"] else f"{r['local_lower']}–{r['local_upper']}"
+    if r["groebner_dim"] is not None:
+        whole = str(r["groebner_dim"])
+    elif r["groebner_message"] and "parameters" in r["groebner_message"]:
+        whole = "–"
+    else:
+        whole = f"≥ {max(r['zero_layer_dim'], r['local_lower'])} (no basis in time)"
+    return f"{local}{' (singular)' if r['singular_point'] else ''} | {whole}"
+
+
 def print_dimension_table(rows: list[dict]) -> None:
     print(
         "| n | degrees | output | hidden width | params | dim T | tangent dim V "
-        "| functions: all / V / T | V \\ T point |"
+        "| functions: all / V / T | V \\ T point | certified dim at T | dim V (Gröbner) |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         if r["search_found"] is None:
             found = "V = T near T"
@@ -177,7 +209,7 @@ def print_dimension_table(rows: list[dict]) -> None:
         print(
             f"| {r['n']} | {r['degrees'][0]},{r['degrees'][1]} | {r['output']} | {r['hidden_width']} | "
             f"{r['parameters']} | {r['tied_dim']} | {r['tangent_dim']} | {r['function_dim']} / "
-            f"{r['variety_function_dim']} / {r['tied_function_dim']} | {found} |"
+            f"{r['variety_function_dim']} / {r['tied_function_dim']} | {found} | {_certified(r)} |"
         )
 
 
@@ -188,9 +220,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     parser.add_argument("--table", action="store_true", help="print the dimension table (n = 2, 3, 4)")
     parser.add_argument("--table-n", default="2,3,4", help="sizes for --table")
+    parser.add_argument(
+        "--certify-seconds", type=float, default=20.0, help="time for each row's Gröbner basis (0: none)"
+    )
     args = parser.parse_args()
     if args.table:
-        rows = dimension_rows([int(v) for v in args.table_n.split(",")])
+        seconds = args.certify_seconds or None
+        rows = dimension_rows([int(v) for v in args.table_n.split(",")], certify_seconds=seconds)
         print(json.dumps({"dimension_table": rows}, indent=2))
         print()
         print_dimension_table(rows)

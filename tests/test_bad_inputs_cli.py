@@ -347,7 +347,15 @@ COMPOSE_CASES = [
     ([*COMPOSE, "--train", "digit-product"], "'digit-product' is not one of"),
     ([*COMPOSE, "--steps", "0"], "0 is not in the range x>=1"),
     ([*COMPOSE, "--seed", "x"], "'x' is not a valid integer"),
-    ([*COMPOSE, "--format", "xml"], "'xml' is not one of 'text', 'json', 'latex'"),
+    ([*COMPOSE, "--format", "xml"], "'xml' is not one of 'text', 'json', 'latex', 'sympy'"),
+    ([*COMPOSE, "--format", "sympy"], "sympy output is for --expand-only"),
+    ([*COMPOSE, "--expand-only", "x"], "unexpected extra argument (x)"),
+    ([*COMPOSE, "--expand-only", "--certify"], "--expand-only prints the expansion and stops"),
+    ([*COMPOSE, "--expand-only", "--train", "sum-of-squares"], "drop --certify, --train and"),
+    ([*COMPOSE, "--expand-only", "-o", "{tmp}"], "is a folder"),
+    ([*COMPOSE, "--output"], "'--output' requires an argument"),
+    ([*COMPOSE, "--certify", "x"], "unexpected extra argument (x)"),
+    ([*COMPOSE, "--certify-seconds", "0"], "0.0 is not in the range x>0"),
 ]
 DISCOVER_CASES = [
     (["discover", "{tmp}/absent.npy"], "is neither a run folder nor a weight file"),

@@ -162,6 +162,31 @@ def test_huge_expansions_are_refused_up_front_with_the_estimate() -> None:
     with pytest.raises(SizeLimitError, match="would expand to about") as caught:
         expand_network(spec)
     assert caught.value.estimate == spec.estimate_terms() > caught.value.limit
+    assert f"need about {spec.estimate_bytes() / 1e9:,.1f} GB" in str(caught.value)
+
+
+def test_memory_limit_refuses_a_network_under_the_term_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from polyequiv.compose import network as module
+
+    spec = NetworkSpec.parse("S3 [quadratic free +bias -> 3, quadratic free +bias -> 3]")
+    monkeypatch.setattr(module, "MAX_EXPANSION_BYTES", spec.estimate_bytes() - 1)
+    with pytest.raises(SizeLimitError, match="the limits are 60,000,000 terms and"):
+        expand_network(spec)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "S3 [quadratic free -> 3, quadratic free -> invariant]",
+        "S3 [quadratic free +bias -> 2, cubic free +bias -> 3]",
+        "S4 [linear free +bias -> 2, quadratic free full -> 4]",
+        "S2 [quintic free +bias -> 1, cubic free -> 2]",
+    ],
+)
+def test_term_estimate_is_exact_for_two_free_layers(text: str) -> None:
+    """Products of a free layer's units share no term, so multisets of terms count them exactly."""
+    spec = NetworkSpec.parse(text)
+    assert expand_network(spec).num_terms == spec.estimate_terms()
 
 
 # ---------------------------------------------------------------------- expansion and equations
@@ -398,11 +423,15 @@ def test_training_refuses_a_task_of_the_other_kind() -> None:
         train_in_variety(NetworkSpec.parse("S3 [linear free -> invariant]"), "center", "tied")
 
 
-def test_constraint_reading_is_refused_over_the_term_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_merged_matching_is_refused_over_its_limit_before_sorting(monkeypatch: pytest.MonkeyPatch) -> None:
     from polyequiv.compose import expansion as module
 
-    monkeypatch.setattr(module, "MAX_CONSTRAINT_TERMS", 10)
-    with pytest.raises(SizeLimitError, match="would read 171 expansion terms"):
-        network_constraints(
-            expand_network(NetworkSpec.parse("S3 [quadratic free -> 3, quadratic free -> invariant]"))
-        )
+    monkeypatch.setattr(module, "MAX_MERGE_TERMS", 10)
+    tied = expand_network(NetworkSpec.parse("S3 [quadratic tied -> 3, quadratic free -> invariant]"))
+    read = 2 * 2 * tied.num_terms  # two generators, both sides of each equation
+    with pytest.raises(SizeLimitError, match=f"would sort about {read:,} terms") as caught:
+        network_constraints(tied)
+    assert caught.value.estimate == read
+    # free first and last layers need no sorting: the same limit does not apply
+    free = expand_network(NetworkSpec.parse("S3 [quadratic free -> 3, quadratic free -> invariant]"))
+    assert len(network_constraints(free).equations) > 0

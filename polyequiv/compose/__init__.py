@@ -12,15 +12,32 @@ equivariant networks whose layers are not individually equivariant).
     (7, 7, 'near generic tied points the variety is the tied subspace')
 """
 
-from polyequiv.compose.expansion import (
-    NetworkConstraints,
-    NetworkExpansion,
-    expand_network,
-    network_constraints,
-)
-from polyequiv.compose.network import NetworkLayer, NetworkSpec, parse_layer_flags
-from polyequiv.compose.variety import VarietyMeasurement, measure_variety
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
+if TYPE_CHECKING:
+    from polyequiv.compose.expansion import (
+        NetworkConstraints,
+        NetworkExpansion,
+        expand_network,
+        network_constraints,
+    )
+    from polyequiv.compose.network import NetworkLayer, NetworkSpec, parse_layer_flags
+    from polyequiv.compose.variety import VarietyMeasurement, measure_variety
+
+#: Where each public name lives: imported on first use, so that ``polyequiv.compose.network``
+#: (the spec) costs neither flint nor scipy.
+_EXPORTS = {
+    "NetworkConstraints": "expansion",
+    "NetworkExpansion": "expansion",
+    "expand_network": "expansion",
+    "network_constraints": "expansion",
+    "NetworkLayer": "network",
+    "NetworkSpec": "network",
+    "parse_layer_flags": "network",
+    "VarietyMeasurement": "variety",
+    "measure_variety": "variety",
+}
 __all__ = [
     "NetworkConstraints",
     "NetworkExpansion",
@@ -32,3 +49,11 @@ __all__ = [
     "network_constraints",
     "parse_layer_flags",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(import_module(f"polyequiv.compose.{_EXPORTS[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'polyequiv.compose' has no attribute {name!r}")

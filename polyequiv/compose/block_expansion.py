@@ -31,10 +31,11 @@ The outputs are ``y_k = M_L({k})``.
 
 **Exactness of the packed keys.** A layer-j parameter has exponent ≤ ``Π_{i>j} d_i`` and ``x``
 has exponent ≤ ``Π_i d_i`` in every polynomial formed (degrees), which are the bounds of the
-:class:`MonomialPacking`.  Coefficients are ``int32`` (``int64``) when ``max_k y_k(1, …, 1)`` (the sum of
+packing (:func:`expansion_layout`; its degree counter is bounded by their sum).  Coefficients
+are ``int32`` (``int64``) when ``max_k y_k(1, …, 1)`` (the sum of
 the positive coefficients, an upper bound for every coefficient and partial sum formed) is below
 ``2³¹`` (``2⁶³``), else Python ints (``object`` arrays, the same code).  With every weight 1 this
-sum is the term estimate of :meth:`NetworkSpec.estimate_terms`, so under its limit ``int32`` holds.
+sum is the number of terms before any merging (ordered products of the inputs' terms).
 """
 
 from __future__ import annotations
@@ -46,8 +47,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from polyequiv.compose.layout import ExpansionLayout
 from polyequiv.compose.network import NetworkSpec
-from polyequiv.compose.packed import MonomialPacking, PackedPolynomial, merge_terms, repeated_rows
+from polyequiv.compose.packed import PackedPolynomial, merge_terms, repeated_rows
 from polyequiv.compose.parameters import NetworkParameters
 
 #: Largest coefficient sums for ``int32`` and ``int64`` coefficients (above: exact Python ints).
@@ -75,14 +77,17 @@ class _Choices:
     lower: np.ndarray  # (c, inputs) int64
 
 
-def exponent_bounds(spec: NetworkSpec, parameters: NetworkParameters) -> tuple[int, ...]:
-    """Largest exponent of each parameter (layer by layer) and of each ``x_i`` in the expansion."""
+def expansion_layout(spec: NetworkSpec, parameters: NetworkParameters) -> ExpansionLayout:
+    """The key layout of the expansion (:mod:`polyequiv.compose.layout`), with exponent bounds from
+    the degrees: a layer-j parameter has exponent ≤ ``Π_{i>j} d_i`` (so does the total degree in
+    layer j's parameters), each ``x_i`` ≤ ``Π_i d_i``."""
     degrees = [layer.degree for layer in spec.layers]
     bounds: list[int] = []
     for number in range(len(spec.layers)):
         size = parameters.param_offsets[number + 1] - parameters.param_offsets[number]
         bounds += [math.prod(degrees[number + 1 :])] * size
-    return tuple(bounds + [math.prod(degrees)] * spec.n)
+    param_degree = sum(math.prod(degrees[number + 1 :]) for number in range(len(degrees)))
+    return ExpansionLayout(spec.n, math.prod(degrees), tuple(bounds), param_degree)
 
 
 def coefficient_sum_bound(spec: NetworkSpec) -> int:
@@ -106,25 +111,25 @@ def coefficient_dtype(bound: int) -> type:
 
 def expand_blocks(
     spec: NetworkSpec, parameters: NetworkParameters
-) -> tuple[MonomialPacking, tuple[PackedPolynomial, ...]]:
+) -> tuple[ExpansionLayout, tuple[PackedPolynomial, ...]]:
     """Every output ``y_k`` as a packed polynomial in (parameters, x) (see the module docstring).
 
     Tied layers must have equality ties only (the caller checks it).
     """
-    packing = MonomialPacking(exponent_bounds(spec, parameters))
+    layout = expansion_layout(spec, parameters)
     dtype = coefficient_dtype(coefficient_sum_bound(spec))
-    needed, plans = _plan(spec, parameters, packing.unit_keys, dtype)
+    needed, plans = _plan(spec, parameters, layout.param_units, dtype)
     # level 0 holds the monomials x^U
     exponents = np.array(list(needed[0]), dtype=np.uint64).reshape(len(needed[0]), spec.n)
-    pool_keys = _empty_keys(len(needed[0]), packing.num_words)
-    pool_keys[:] = exponents @ packing.unit_keys[parameters.num_params :] if spec.n else 0
+    pool_keys = _empty_keys(len(needed[0]), layout.num_words)
+    pool_keys[:] = exponents @ layout.x_units if spec.n else 0
     pool_coeffs = np.ones(len(needed[0]), dtype=dtype)
     pool_sizes = np.ones(len(needed[0]), dtype=np.int64)
     for level in range(1, len(plans)):
         pool = (pool_keys, pool_coeffs, np.cumsum(pool_sizes) - pool_sizes, pool_sizes)
         if level == len(plans) - 1:
             built = [_build(*plan, *pool) for plan in plans[level]]
-            return packing, tuple(PackedPolynomial(keys, coeffs) for keys, coeffs in built)
+            return layout, tuple(PackedPolynomial(keys, coeffs) for keys, coeffs in built)
         # the merged products first (their sizes are known only after merging), then one pool
         merged = {
             j: _build(*plan, *pool) for j, plan in enumerate(plans[level]) if plan.merge_from is not None
@@ -137,7 +142,7 @@ def expand_blocks(
             dtype=np.int64,
         )
         ends = np.cumsum(pool_sizes).tolist()
-        pool_keys = _empty_keys(ends[-1], packing.num_words)
+        pool_keys = _empty_keys(ends[-1], layout.num_words)
         pool_coeffs = np.empty(ends[-1], dtype=dtype)
         for j, (plan, end, size) in enumerate(zip(plans[level], ends, pool_sizes.tolist(), strict=True)):
             out = (pool_keys[end - size : end], pool_coeffs[end - size : end])

@@ -36,22 +36,33 @@ invariance under the group they generate.
 from __future__ import annotations
 
 import time
-from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, overload
 
-import flint
 import numpy as np
 
 from polyequiv.compose.block_expansion import expand_blocks
+from polyequiv.compose.layout import ExpansionLayout
+from polyequiv.compose.matching import (
+    CoefficientTable,
+    PackedEquations,
+    TermSegments,
+    canonical_order,
+    coefficient_table,
+    disjoint_coefficients,
+    match_coefficients,
+    sparse_rows,
+)
 from polyequiv.compose.network import NetworkSpec
 from polyequiv.compose.packed import MonomialPacking, PackedPolynomial
 from polyequiv.compose.parameters import NetworkParameters
 from polyequiv.errors import SizeLimitError, SpecError
 
-#: Expansion terms :func:`network_constraints` reads into Python (≈ 30 µs each, so ≈ 15 s).
-MAX_CONSTRAINT_TERMS = 500_000
+#: Terms (over both sides of every generator's equations) that the ``merge`` matching sorts;
+#: about 60 B each while sorted, so 1.5 GB at the limit (``disjoint`` matching sorts none).
+MAX_MERGE_TERMS = 25_000_000
 
 #: A polynomial in the parameters: sparse monomial ``((param, exponent), ...)`` → integer coefficient.
 ParamPolynomial = dict[tuple[tuple[int, int], ...], int]
@@ -61,15 +72,20 @@ ParamPolynomial = dict[tuple[tuple[int, int], ...], int]
 class NetworkExpansion:
     """The expanded outputs of a network.  Build it with :func:`expand_network`.
 
-    ``terms[k]`` is output ``k`` as a :class:`PackedPolynomial` over the variables
-    ``(θ_0, …, θ_{P−1}, x_0, …, x_{n−1})`` (the parameters, then x), decoded by ``packing``.
+    ``terms[k]`` is output ``k`` as a :class:`PackedPolynomial` in the parameters and x, its keys
+    laid out by ``layout`` (:mod:`polyequiv.compose.layout`), which decodes them to exponents
+    ``(θ_0, …, θ_{P−1}, x_0, …, x_{n−1})`` (the parameters, then x).
     """
 
     spec: NetworkSpec
     parameters: NetworkParameters
-    packing: MonomialPacking
+    layout: ExpansionLayout
     terms: tuple[PackedPolynomial, ...]
     seconds: float
+
+    @property
+    def packing(self) -> MonomialPacking:
+        return self.layout.packing
 
     @property
     def num_params(self) -> int:
@@ -86,7 +102,9 @@ class NetworkExpansion:
 
     def term_dict(self, output: int) -> dict[tuple[int, ...], int]:
         """Output ``k`` as ``{(exponents of θ, then of x): coefficient}``."""
-        return self.terms[output].to_dict(self.packing)
+        poly = self.terms[output]
+        rows = self.layout.decode(poly.keys).tolist()
+        return {tuple(row): int(c) for row, c in zip(rows, poly.coeffs.tolist(), strict=True)}
 
     def coefficients(self, output: int) -> dict[tuple[int, ...], ParamPolynomial]:
         """``{α: c_{k,α}}`` for output ``k``, the coefficients as sparse parameter polynomials."""
@@ -94,12 +112,22 @@ class NetworkExpansion:
 
     @cached_property
     def _grouped(self) -> list[dict[tuple[int, ...], ParamPolynomial]]:
-        return [_group_exponents(p.exponents(self.packing), p.coeffs, self.num_params) for p in self.terms]
+        return [_group_exponents(self.layout.decode(p.keys), p.coeffs, self.num_params) for p in self.terms]
 
     @cached_property
+    def coefficient_table(self) -> CoefficientTable:
+        """Every term labelled by its x monomial (:func:`polyequiv.compose.matching.coefficient_table`)."""
+        return coefficient_table(self)
+
+    @cached_property
+    def segments(self) -> TermSegments:
+        """The terms of each coefficient ``c_{k,α}`` (:class:`polyequiv.compose.matching.TermSegments`)."""
+        return TermSegments(self, self.coefficient_table)
+
+    @property
     def num_coefficients(self) -> int:
         """Nonzero coefficients ``c_{k,α}`` (pairs of an output and an x monomial)."""
-        return sum(len(self.coefficients(k)) for k in range(self.num_outputs))
+        return self.coefficient_table.num_coefficients
 
     @cached_property
     def context(self) -> Any:
@@ -114,7 +142,7 @@ class NetworkExpansion:
     def parameter_monomial(self, key: tuple[tuple[int, int], ...], *, latex: bool = False) -> str:
         names = [self.parameters.param_name(p, latex=latex) for p, _ in key]
         powers = [
-            name if e == 1 else (f"{name}^{{{e}}}" if latex else f"{name}^{e}")
+            name if e == 1 else (f"{{{name}}}^{{{e}}}" if latex else f"{name}^{e}")
             for name, (_, e) in zip(names, key, strict=True)
         ]
         return (" " if latex else "·").join(powers) if powers else "1"
@@ -157,11 +185,11 @@ def expand_network(spec: NetworkSpec) -> NetworkExpansion:
     started = time.perf_counter()
     parameters = NetworkParameters(spec)
     _check_equality_ties(spec, parameters)
-    packing, terms = expand_blocks(spec, parameters)
+    layout, terms = expand_blocks(spec, parameters)
     return NetworkExpansion(
         spec=spec,
         parameters=parameters,
-        packing=packing,
+        layout=layout,
         terms=terms,
         seconds=time.perf_counter() - started,
     )
@@ -177,6 +205,8 @@ def _check_equality_ties(spec: NetworkSpec, parameters: NetworkParameters) -> No
 
 
 def _flint_context(num_params: int, n: int) -> Any:
+    import flint  # only the FLINT paths need it
+
     return flint.fmpz_mpoly_ctx.get((("t", num_params), ("x", n)), "lex")
 
 
@@ -285,14 +315,10 @@ class PolynomialEquation:
         """Total degree in the parameters."""
         return max(sum(e for _, e in key) for key, _ in self.polynomial)
 
-    def _side(self, sign: int, latex: bool) -> str:
-        parts = []
-        for key, value in self.polynomial:
-            if value * sign > 0:
-                monomial = self.expansion.parameter_monomial(key, latex=latex)
-                size = abs(value)
-                parts.append(monomial if size == 1 else f"{size}{' ' if latex else '·'}{monomial}")
-        return " + ".join(parts) if parts else "0"
+    def _side(self, sign: int, latex: bool, limit: int | None = None) -> str:
+        terms = [(key, value) for key, value in self.polynomial if value * sign > 0]
+        more = max(len(terms) - limit, 0) if limit is not None else 0
+        return format_side(self.expansion, terms[:limit], latex=latex, more=more)
 
     def __str__(self) -> str:
         return f"{self._side(1, False)} = {self._side(-1, False)}"
@@ -300,22 +326,124 @@ class PolynomialEquation:
     def latex(self) -> str:
         return f"{self._side(1, True)} = {self._side(-1, True)}"
 
+    def abbreviated(self, terms: int = 4) -> str:
+        """``str`` with at most ``terms`` terms on each side and the number left out."""
+        return f"{self._side(1, False, terms)} = {self._side(-1, False, terms)}"
+
+
+def format_side(
+    expansion: NetworkExpansion, terms: list[tuple[tuple[tuple[int, int], ...], int]], *, latex: bool = False,
+    more: int = 0
+) -> str:
+    """``c·monomial + …`` of one side of an equation (coefficients as absolute values)."""
+    parts = []
+    for key, value in terms:
+        monomial = expansion.parameter_monomial(key, latex=latex)
+        size = abs(value)
+        parts.append(monomial if size == 1 else f"{size}{' ' if latex else '·'}{monomial}")
+    if more:
+        parts.append(f"… ({more:,} more terms)")
+    return " + ".join(parts) if parts else "0"
+
+
+class EquationList(Sequence[PolynomialEquation]):
+    """The equations of a :class:`NetworkConstraints`, unpacked one by one when read."""
+
+    def __init__(self, packed: PackedEquations, expansion: NetworkExpansion) -> None:
+        self.packed, self.expansion = packed, expansion
+
+    def __len__(self) -> int:
+        return len(self.packed)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} equations ({self.packed.method} matching)>"
+
+    @overload
+    def __getitem__(self, index: int) -> PolynomialEquation: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[PolynomialEquation]: ...
+
+    def __getitem__(self, index: int | slice) -> PolynomialEquation | list[PolynomialEquation]:
+        if isinstance(index, slice):
+            return [self._unpack(i) for i in range(*index.indices(len(self)))]
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"equation {index} of {len(self)}")
+        return self._unpack(index % len(self))
+
+    def _sorted_terms(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Equation ``i``'s parameter exponents and coefficients, canonically ordered and signed."""
+        exponents, coeffs = self.packed.terms(i)
+        order = canonical_order(exponents)
+        exponents, coeffs = exponents[order], coeffs[order]
+        return exponents, (-coeffs if len(coeffs) and coeffs[0] < 0 else coeffs)
+
+    def text(self, i: int, *, latex: bool = False) -> str:
+        """``str(self[i])`` (or ``self[i].latex()``), rendered from the arrays: fast for long equations."""
+        from polyequiv.compose.export import parameter_renderer
+
+        cache = self.__dict__.setdefault("_renderers", {})
+        if latex not in cache:
+            cache[latex] = parameter_renderer(self.expansion, latex=latex)
+        exponents, coeffs = self._sorted_terms(i)
+        values = np.asarray(coeffs).astype(object)
+        render, positive = cache[latex], values > 0
+        return " = ".join(render.side(exponents[m], np.abs(values[m])) for m in (positive, ~positive))
+
+    def abbreviated(self, i: int, terms: int = 4) -> str:
+        """``str(self[i].abbreviated(terms))`` without unpacking the terms that are not shown."""
+        exponents, coeffs = self._sorted_terms(i)
+        sides = []
+        for rows in (np.flatnonzero(coeffs > 0), np.flatnonzero(coeffs < 0)):
+            shown = rows[:terms]
+            listed = list(zip(sparse_rows(exponents[shown]), map(int, coeffs[shown].tolist()), strict=True))
+            sides.append(format_side(self.expansion, listed, more=max(len(rows) - terms, 0)))
+        return " = ".join(sides)
+
+    def _unpack(self, i: int) -> PolynomialEquation:
+        packed = self.packed
+        exponents, coeffs = self._sorted_terms(i)
+        terms = list(zip(sparse_rows(exponents), map(int, coeffs.tolist()), strict=True))
+        monomial = tuple(int(e) for e in packed.table.monomials[packed.monomial[i]])
+        return PolynomialEquation(
+            int(packed.generator[i]), int(packed.output[i]), monomial, tuple(terms), self.expansion
+        )
+
 
 @dataclass
 class NetworkConstraints:
-    """The polynomial equations of a network.  Build it with :func:`network_constraints`."""
+    """The polynomial equations of a network.  Build it with :func:`network_constraints`.
+
+    ``packed`` holds them as arrays (:class:`polyequiv.compose.matching.PackedEquations`);
+    ``equations`` unpacks each into a :class:`PolynomialEquation` when it is read.
+    """
 
     expansion: NetworkExpansion
-    equations: list[PolynomialEquation]
+    packed: PackedEquations
     seconds: float
 
     @property
     def spec(self) -> NetworkSpec:
         return self.expansion.spec
 
+    @cached_property
+    def equations(self) -> EquationList:
+        return EquationList(self.packed, self.expansion)
+
     def by_degree(self) -> dict[int, int]:
         """Number of distinct equations of each total degree in the parameters."""
-        return dict(sorted(Counter(e.degree for e in self.equations).items()))
+        return self.packed.by_degree()
+
+    @property
+    def num_equation_terms(self) -> int:
+        return int(self.packed.size.sum())
 
     def summary(self) -> dict[str, Any]:
         expansion = self.expansion
@@ -328,57 +456,39 @@ class NetworkConstraints:
             "expansion_terms": expansion.num_terms,
             "estimated_terms": expansion.spec.estimate_terms(),
             "coefficients": expansion.num_coefficients,
-            "equations": len(self.equations),
+            "equations": len(self.packed),
+            "equation_terms": self.num_equation_terms,
             "equations_by_degree": {str(k): v for k, v in self.by_degree().items()},
+            "matching": self.packed.method,
             "expansion_seconds": round(expansion.seconds, 6),
             "constraint_seconds": round(self.seconds, 6),
         }
 
 
-def network_constraints(expansion: NetworkExpansion) -> NetworkConstraints:
+def network_constraints(expansion: NetworkExpansion, method: str = "auto") -> NetworkConstraints:
     """Coefficient matching under every generator (see the module docstring), deduplicated up to sign.
 
-    Each equation is ``c_{k,α} − c_{σ(k),β}`` with ``α_i = β_{σ(i)}``, read off the grouped
-    coefficients of the outputs (each output is converted once, not once per generator).
+    Each equation is ``c_{k,α} − c_{σ(k),β}`` with ``α_i = β_{σ(i)}``, computed in the packed
+    representation (:mod:`polyequiv.compose.matching`): ``method="disjoint"`` reads the equations
+    off pairs of coefficient labels (first and last layers free), ``"merge"`` sorts their terms;
+    ``"auto"`` takes the first where it applies.
+
+    Raises
+    ------
+    SizeLimitError
+        When merging would sort more than :data:`MAX_MERGE_TERMS` terms (checked before sorting).
     """
-    if expansion.num_terms > MAX_CONSTRAINT_TERMS:
-        raise SizeLimitError(
-            f"the equations of {expansion.spec} would read {expansion.num_terms:,} expansion terms "
-            f"(about {expansion.num_terms * 3e-5:,.0f} s); the limit is {MAX_CONSTRAINT_TERMS:,}. "
-            "Use fewer or narrower layers, or no bias",
-            estimate=expansion.num_terms,
-            limit=MAX_CONSTRAINT_TERMS,
-        )
     started = time.perf_counter()
-    spec = expansion.spec
-    n = spec.n
-    coefficients = [expansion.coefficients(k) for k in range(expansion.num_outputs)]
-    seen: set[tuple[Any, ...]] = set()
-    equations: list[PolynomialEquation] = []
-    for number, sigma in enumerate(spec.group_generators):
-        for k in range(len(coefficients)):
-            target = sigma[k] if spec.equivariant else k
-            moved = {_push_forward(alpha, sigma) for alpha in coefficients[k]}
-            for beta in sorted(moved | set(coefficients[target])):
-                alpha = tuple(beta[sigma[i]] for i in range(n))
-                difference = dict(coefficients[k].get(alpha, {}))
-                for key, value in coefficients[target].get(beta, {}).items():
-                    difference[key] = difference.get(key, 0) - value
-                terms = tuple(sorted((key, value) for key, value in difference.items() if value))
-                if not terms:
-                    continue
-                if terms[0][1] < 0:
-                    terms = tuple((key, -value) for key, value in terms)
-                if terms in seen:
-                    continue
-                seen.add(terms)
-                equations.append(PolynomialEquation(number, k, beta, terms, expansion))
-    return NetworkConstraints(expansion, equations, time.perf_counter() - started)
-
-
-def _push_forward(alpha: tuple[int, ...], sigma: tuple[int, ...]) -> tuple[int, ...]:
-    """``σ_*α``: the exponent of ``Π_i x_{σ(i)}^{α_i}``, i.e. ``(σ_*α)_{σ(i)} = α_i``."""
-    beta = [0] * len(alpha)
-    for i, a in enumerate(alpha):
-        beta[sigma[i]] = a
-    return tuple(beta)
+    merging = method == "merge" or (method == "auto" and not disjoint_coefficients(expansion.spec))
+    read = 2 * len(expansion.spec.group_generators) * expansion.num_terms
+    if merging and read > MAX_MERGE_TERMS:
+        raise SizeLimitError(
+            f"the equations of {expansion.spec} would sort about {read:,} terms (each generator's "
+            f"equations read every term twice), about {read * 60 / 1e9:.1f} GB; the limit is "
+            f"{MAX_MERGE_TERMS:,}. Make the first and last layers free (their equations need no "
+            "sorting), or use fewer or narrower layers",
+            estimate=read,
+            limit=MAX_MERGE_TERMS,
+        )
+    packed = match_coefficients(expansion, method)
+    return NetworkConstraints(expansion, packed, time.perf_counter() - started)

@@ -40,20 +40,24 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 from polyequiv import groups
+from polyequiv.compose.packed import MonomialPacking
 from polyequiv.errors import SizeLimitError, SpecError
 from polyequiv.indexing import WeightIndex
 from polyequiv.spec import INDEXINGS, LayerSpec
 
 FORMAT = "polyequiv-network"
 INVARIANT = "invariant"
-#: Terms (weight monomial × x monomial) the expansion may hold, estimated up front (≈ 28 B each packed,
-#: ≈ 100 B in FLINT); below it the coefficients fit in int32 (the estimate bounds their sum).
-MAX_EXPANSION_TERMS = 20_000_000
+#: Terms (weight monomial × x monomial) the expansion may hold, estimated up front
+#: (:meth:`NetworkSpec.estimate_terms`, an upper bound).
+MAX_EXPANSION_TERMS = 60_000_000
+#: Memory the expansion and its equations may need, estimated up front (:meth:`NetworkSpec.estimate_bytes`).
+MAX_EXPANSION_BYTES = 4 * 10**9
 
 _DEGREE_NAMES = {1: "linear", 2: "quadratic", 3: "cubic", 4: "quartic", 5: "quintic"}
 _DEGREE_NUMBERS = {v: k for k, v in _DEGREE_NAMES.items()}
@@ -322,24 +326,53 @@ class NetworkSpec:
     def estimate_terms(self) -> int:
         """Upper bound on the expansion's terms (weight monomial × x monomial), from widths and degrees.
 
-        A unit of layer ℓ has at most ``Σ_t Π_i terms(h_{t_i})`` terms (``1`` for the bias); the sum
-        over the last layer's units is returned.
+        A unit of layer ℓ has at most ``Σ_t Π_i C(s_i + m_i − 1, m_i)`` terms, over its index
+        tuples ``t`` whose input ``i`` (``s_i`` terms; ``1`` for the bias) appears ``m_i`` times:
+        a product of ``m`` factors of ``s`` terms has at most as many terms as multisets of ``m``
+        of them.  The sum over the last layer's units is returned.
         """
         sizes = [1] * self.n
         for number, layer in enumerate(self.layers):
             inputs = [*sizes, 1] if layer.bias else sizes
             index = self.weight_indices[number]
-            per_unit = sum(math.prod(inputs[i] for i in t) for t in index.tuples.tolist())
+            per_unit = 0
+            for t in index.tuples.tolist():
+                per_unit += math.prod(math.comb(inputs[i] + m - 1, m) for i, m in Counter(t).items())
             sizes = [per_unit] * layer.num_outputs
         return sum(sizes)
 
-    def check_size(self, limit: int = MAX_EXPANSION_TERMS) -> int:
-        """Refuse up front a network whose expansion would not fit; returns the estimate."""
+    def key_words(self) -> int:
+        """64-bit words of a packed term (an upper bound: a tied layer counted with all its weights)."""
+        degrees = [layer.degree for layer in self.layers]
+        bounds = [self.degree] * self.n + [sum(math.prod(degrees[j + 1 :]) for j in range(len(degrees)))]
+        for number, index in enumerate(self.weight_indices):
+            bounds += [math.prod(degrees[number + 1 :])] * index.num_weights
+        return MonomialPacking(tuple(bounds)).num_words
+
+    def estimate_bytes(self, terms: int | None = None) -> int:
+        """Memory of the expansion at its peak and of its equations' labels, for ``terms`` terms.
+
+        Each term takes ``8·W`` bytes of key and at most 8 of coefficient; at the last level the
+        outputs and the products they read from are held together (twice the terms), and labelling
+        the terms by monomial takes 16 bytes a term while it runs.
+        """
+        terms = self.estimate_terms() if terms is None else terms
+        return terms * (2 * (8 * self.key_words() + 8) + 16)
+
+    def check_size(self, limit: int | None = None, byte_limit: int | None = None) -> int:
+        """Refuse up front a network whose expansion would not fit; returns the estimate of its terms.
+
+        The limits default to :data:`MAX_EXPANSION_TERMS` and :data:`MAX_EXPANSION_BYTES`.
+        """
+        limit = MAX_EXPANSION_TERMS if limit is None else limit
+        byte_limit = MAX_EXPANSION_BYTES if byte_limit is None else byte_limit
         estimate = self.estimate_terms()
-        if estimate > limit:
+        size = self.estimate_bytes(estimate)
+        if estimate > limit or size > byte_limit:
             raise SizeLimitError(
-                f"{self} would expand to about {estimate:,} terms (an upper bound from widths and "
-                f"degrees); the limit is {limit:,}. Use fewer or narrower layers, lower degrees, or no bias",
+                f"{self} would expand to about {estimate:,} terms and need about {_gigabytes(size)} "
+                f"(upper bounds from widths and degrees); the limits are {limit:,} terms and "
+                f"{_gigabytes(byte_limit)}. Use fewer or narrower layers, lower degrees, or no bias",
                 estimate=estimate,
                 limit=limit,
             )
@@ -416,6 +449,10 @@ class NetworkSpec:
         if "label" in data and data["label"] != str(spec):
             raise SpecError(f"network label {data['label']!r} does not match its fields ({spec})")
         return spec
+
+
+def _gigabytes(size: int) -> str:
+    return f"{size / 1e9:,.1f} GB" if size >= 10**8 else f"{size / 1e6:,.0f} MB"
 
 
 def parse_layer_flags(
