@@ -123,7 +123,8 @@ def _dictionary(config: RunConfig, model: SetModel) -> Dictionary:
 def _fresh_task(config: RunConfig, *, scaled: bool) -> Any:
     """The run's task drawn again with another seed: the training split (or, scaled, the 10× test)."""
     definition = get_definition(config.task)
-    options = {k: v for k, v in config.task_options.items() if k in ("train_cardinalities", "split")}
+    kept = ("train_cardinalities", "split", "family")
+    options = {k: v for k, v in config.task_options.items() if k in kept}
     graphs = definition.elements == "graph"
     largest = (config.task_options.get("train_cardinalities") or [0, definition.full.max_train])[-1]
     size = 10 * largest
