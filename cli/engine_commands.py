@@ -146,6 +146,11 @@ def count_command(
             + group
         )
         click.echo(render.count_table(results))
+        if any(r.engine == "multigraphs" for r in results):
+            click.echo(
+                "multigraphs: counted from rooted multigraphs up to isomorphism (one per pattern of the "
+                "edge layer), where listing set partitions would be too large"
+            )
         if any(r.engine == "patterns" for r in results):
             click.echo(
                 "patterns: counted from the n-free partition patterns (no derivation), where the engines "

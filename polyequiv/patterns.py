@@ -440,10 +440,15 @@ def pattern_path_problem(spec: LayerSpec) -> str | None:
 def count_by_patterns(spec: LayerSpec) -> PatternCount:
     """Free parameters of an ordered Sₙ layer from its patterns, for any n (``n = 10⁶`` in milliseconds).
 
+    Layers ``E → V``, ``E → 1`` and ``E → E`` too large to list (degree 6 to 8) are counted from
+    rooted multigraphs up to isomorphism (:mod:`polyequiv.pattern_graphs`, engine ``multigraphs``).
+
     Raises
     ------
     SpecError
         For another group or full indexing (:func:`pattern_path_problem` says why).
+    SizeLimitError
+        For a layer too large for both (e.g. ``V2`` inputs of degree 6, or degree 9).
 
     Examples
     --------
@@ -454,6 +459,18 @@ def count_by_patterns(spec: LayerSpec) -> PatternCount:
     if problem:
         raise SpecError(problem)
     started = time.perf_counter()
-    patterns = layer_patterns(spec.input, spec.output, spec.degree, bias=spec.bias)
+    try:
+        patterns = layer_patterns(spec.input, spec.output, spec.degree, bias=spec.bias)
+    except SizeLimitError:
+        from polyequiv.pattern_graphs import OUTPUTS, edge_blocks_histogram
+
+        if str(spec.input) != "E" or str(spec.output) not in OUTPUTS:
+            raise
+        histogram: dict[int, int] = {}  # E → V, 1, E: rooted multigraphs instead of set partitions
+        for degree in range(spec.degree + 1) if spec.bias else (spec.degree,):
+            for blocks, count in edge_blocks_histogram(str(spec.output), degree).items():
+                histogram[blocks] = histogram.get(blocks, 0) + count
+        free = sum(count for blocks, count in histogram.items() if blocks <= spec.n)
+        return PatternCount(spec, free, sum(histogram.values()), time.perf_counter() - started, "multigraphs")
     count = sum(1 for p in patterns if p.num_blocks <= spec.n)
     return PatternCount(spec, count, len(patterns), time.perf_counter() - started)

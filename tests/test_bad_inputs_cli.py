@@ -74,6 +74,7 @@ SPEC_CASES = [
 
 COUNT_VERIFY_CASES = [
     (["count"], "Missing option '--n'"),
+    (["count", "--input", "E", "--output", "V", "--degree", "9", "-n", "20"], "the limit is 8"),
     (["count", "--n", ""], "'' is not a size or a range"),
     (["count", "--n", "5-3"], "'5-3' is not a size or a range"),
     (["count", "--n", "1-5:0"], "'1-5:0' is not a size or a range"),
