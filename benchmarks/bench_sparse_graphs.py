@@ -19,7 +19,7 @@ layer within 100× of GIN and under 4 GB.  One torch thread by default; the load
 shared machine is printed with the numbers.
 
     python benchmarks/bench_sparse_graphs.py [--quick] [--nodes 100000] [--edges 500000]
-                                             [--repeats 5] [--threads 1]
+                                             [--repeats 5] [--threads 1] [--quartic]
                                              [--out benchmarks/out/sparse_graphs.json]
 
 Prints one JSON document, a blank line, then aligned tables.
@@ -128,6 +128,16 @@ def layer_steps(edges: np.ndarray, nodes: int) -> dict[str, Callable[[], None]]:
     return {"cubic": cubic_step, "cubic, edge grads": cubic_edges_step, "gin": gin_step}
 
 
+def quartic_forward(edges: np.ndarray, nodes: int) -> dict[str, Any]:
+    """``--quartic``: one forward of the 79 patterns of the quartic E → V layer (4-cycles among them)."""
+    index = torch.from_numpy(edge_index(edges))
+    layer = TensorPolyLayer("E", "V", 4)
+    start = time.perf_counter()
+    with torch.no_grad():
+        layer.forward_pyg(edge_index=index, num_nodes=nodes)
+    return {"method": "quartic (forward)", "seconds": time.perf_counter() - start}
+
+
 def pattern_costs(edges: np.ndarray, nodes: int, repeats: int) -> list[dict[str, Any]]:
     """Each pattern of the cubic layer alone: median forward seconds on freshly prepared edge lists."""
     index = torch.from_numpy(edge_index(edges))
@@ -158,6 +168,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         memory = {step: peak_memory_mb(args, name, step) for step in steps}
         cases = [{"method": step, "seconds": times[step], "seconds_min": times[f"{step}_min"],
                   "peak_mb": memory[step], "over_gin": times[step] / times["gin"]} for step in steps]
+        if args.quartic:
+            cases.append(quartic_forward(edges, args.nodes))
         document["graphs"][name] = {"sizes": graph_sizes(edges, args.nodes), "cases": cases,
                                     "patterns": pattern_costs(edges, args.nodes, max(1, args.repeats // 2))}
     document["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
@@ -175,6 +187,9 @@ def report(document: dict[str, Any]) -> str:
                      f"triangles {sizes['triangles']:,}")
         lines.append(f"  {'method':20s} {'fwd+bwd s':>10s} {'fastest s':>10s} {'peak MB':>9s} {'× GIN':>8s}")
         for case in graph["cases"]:
+            if "peak_mb" not in case:  # --quartic: one forward pass
+                lines.append(f"  {case['method']:20s} {case['seconds']:10.3f}")
+                continue
             lines.append(f"  {case['method']:20s} {case['seconds']:10.3f} {case['seconds_min']:10.3f} "
                          f"{case['peak_mb']:9.0f} {case['over_gin']:8.1f}")
         lines.append("")
@@ -194,6 +209,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quartic", action="store_true", help="also one forward of the quartic layer")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     parser.add_argument("--memory-of", default=None, help=argparse.SUPPRESS)  # the child of peak_memory_mb
     args = parser.parse_args()

@@ -14,7 +14,7 @@ from test_nn_tensor_pyg import random_graph
 
 from polyequiv.nn import TensorPolyLayer, sparse_factors
 from polyequiv.nn.pyg import pyg_to_sparse
-from polyequiv.nn.sparse_patterns import SparsePatternError, compile_pattern
+from polyequiv.nn.sparse_patterns import SparsePatternError, compile_pattern, evaluate_pattern
 from polyequiv.patterns import Pattern
 
 SIZES = (4, 1, 6, 0, 5, 3)  # one isolated node, one graph with no node at all is skipped below
@@ -289,3 +289,30 @@ def test_bad_methods_are_refused() -> None:
         layer.forward_pyg(edge_index=edge_index, edge_attr=torch.ones(2, 1, dtype=torch.float64))
     with pytest.raises(ValueError, match="needs one input and one output channel and one output term"):
         TensorPolyLayer("E", "V", 1, 2, 1).pattern_values_pyg(edge_index=edge_index)
+
+
+def test_joins_walk_edge_lists_not_lists_of_two_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 4-cycle away from the root: both joins pair two edge lists (Σ deg² two-paths each); joining
+    the list of two-paths again would walk Σ deg₂·deg paths (a hub makes that quadratic)."""
+    walked = []
+    original = sparse_factors._two_paths
+
+    def spy(left, right, num_nodes):
+        walked.append((len(left), len(right)))
+        return original(left, right, num_nodes)
+
+    monkeypatch.setattr(sparse_factors, "_two_paths", spy)
+    layer = TensorPolyLayer("E", "V", 4, dtype=torch.float64)
+    (pattern,) = [p for p in layer.patterns if str(p) == "{o₁}{i₁,i₂}{i₁′,i₃}{i₂′,i₄}{i₃′,i₄′}"]
+    data = random_batch((9, 8), 1, False, seed=2, density=0.6)
+    edges = data["edge_index"].shape[1]
+    graph = pyg_to_sparse("E", "V", 1, edge_index=data["edge_index"], batch=data["batch"],
+                          dtype=torch.float64)
+    value = evaluate_pattern(compile_pattern(pattern, "E", "V"), graph)
+    assert walked == [(edges, edges), (edges, edges)]
+    closed_4_walks = [float(torch.linalg.matrix_power((a[..., 0] != 0).double(), 4).trace())
+                      for a in data["adjacency"]]  # the graph was built with unit edge values
+    nodes = [x.shape[0] for x in data["dense_x"]]
+    expected = torch.cat([torch.full((n,), w, dtype=torch.float64) for n, w in zip(nodes, closed_4_walks,
+                                                                                       strict=True)])
+    torch.testing.assert_close(value.reshape(-1), expected)

@@ -31,6 +31,7 @@ the pattern (size 1 where the factor is absent), so products are broadcasts.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import torch
@@ -163,14 +164,17 @@ def join(left: Pair, node: Tensor | None, right: Pair, target: Pair | None, supp
         triangles = supports.triangles(target)
         if triangles is not None:
             return _join_on_triangles(left, node, right, target, triangles, shape)
-    pieces = [_chunk(left, node, right, target, i, j, supports.num_nodes)
-              for i, j in _two_paths(left, right, supports.num_nodes)]
-    if target is not None:
+    if target is not None:  # summed chunk by chunk: memory stays one chunk of two-paths
         summed = target.values.new_zeros((len(target), *shape))
-        for position, values in pieces:
-            summed = summed.index_add(0, position, values)
-        return Pair(target.first, target.second, summed * target.values, target.codes, target.support,
-                    target.origin)
+        for i, j in _two_paths(left, right, supports.num_nodes):
+            summed = summed.index_add(0, *_chunk(left, node, right, target, i, j, supports.num_nodes))
+        values = summed * target.values
+        return Pair(target.first, target.second, values, target.codes, target.support, target.origin)
+    pieces = []
+    for i, j in _two_paths(left, right, supports.num_nodes):  # each chunk coalesced, then all of them
+        codes, values = _chunk(left, node, right, None, i, j, supports.num_nodes)
+        unique, inverse = torch.unique(codes, return_inverse=True)
+        pieces.append((unique, values.new_zeros((unique.numel(), *shape)).index_add(0, inverse, values)))
     if not pieces:
         empty = left.codes.new_zeros(0)
         return Pair(empty, empty, left.values.new_zeros((0, *shape)), empty, supports.new())
@@ -182,16 +186,14 @@ def join(left: Pair, node: Tensor | None, right: Pair, target: Pair | None, supp
     return Pair(unique // n, unique % n, values, unique, supports.new())
 
 
-def _two_paths(left: Pair, right: Pair, num_nodes: int) -> list[tuple[Tensor, Tensor]]:
+def _two_paths(left: Pair, right: Pair, num_nodes: int) -> Iterator[tuple[Tensor, Tensor]]:
     """Every ``(i, j)`` with ``left.first[i] == right.first[j]``, in chunks of about :data:`JOIN_CHUNK`."""
     count_right = torch.bincount(right.first, minlength=num_nodes)
     start_right = torch.cumsum(count_right, 0) - count_right
     repeats = count_right.index_select(0, left.first)
-    chunks = []
     for begin, stop in _chunks(repeats):
         i, offset = _expand(begin, stop, repeats)
-        chunks.append((i, start_right.index_select(0, left.first.index_select(0, i)) + offset))
-    return chunks
+        yield i, start_right.index_select(0, left.first.index_select(0, i)) + offset
 
 
 def _chunks(repeats: Tensor) -> list[tuple[int, int]]:
