@@ -112,7 +112,9 @@ def count_command(
     Example: polyequiv count --degree 2 --n 1-8 --indexing full
     is the seed's table (22), computed exactly.
     For Sₙ with ordered indexing, sizes beyond the engines are counted from the
-    n-free partition patterns (column "path"): polyequiv count -n 1000000 --degree 3.
+    n-free partition patterns (column "path"): polyequiv count -n 1000000 --degree 3;
+    edge layers too large to list (--input E --output V, 1 or E, degree 6-8) from
+    rooted multigraphs up to isomorphism: polyequiv count --input E --degree 8 -n 20.
     """
     if is_matrix_request(spec_flags):  # a matrix group names its size in the group: one row
         spec = build_spec(ctx, None, spec_flags)
