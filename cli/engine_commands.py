@@ -12,7 +12,7 @@ from tqdm import tqdm
 from polyequiv import render
 from polyequiv.derivation import check_derivable, derive
 from polyequiv.errors import SizeLimitError
-from polyequiv.limits import approx, estimate_weights
+from polyequiv.limits import estimate_weights
 from polyequiv.matrix_spec import MatrixLayerSpec
 from polyequiv.patterns import check_pattern_count, count_by_patterns, pattern_path_problem
 from polyequiv.spec import LayerSpec
@@ -122,7 +122,9 @@ def count_command(
     Example: polyequiv count --degree 2 --n 1-8 --indexing full
     is the seed's table (22), computed exactly.
     For Sₙ with ordered indexing, sizes beyond the engines are counted from the
-    n-free partition patterns (column "path"): polyequiv count -n 1000000 --degree 3.
+    n-free partition patterns (column "path"): polyequiv count -n 1000000 --degree 3;
+    edge layers too large to list (--input E --output V, 1 or E, degree 6-8) from
+    rooted multigraphs up to isomorphism: polyequiv count --input E --degree 8 -n 20.
     Every size's estimate is checked before the first is counted; rows print as they finish.
     """
     specs = _count_specs(ctx, n_range, spec_flags)
@@ -145,9 +147,13 @@ def count_command(
                 bar.write(line, file=sys.stdout)
     if output_format == "json":
         echo_json([render.json_object(r, show_constraints=False, show_classes=False) for r in results])
-    elif output_format == "text" and any(r.engine == "patterns" for r in results):
-        click.echo("patterns: counted from the n-free partition patterns (no derivation), where the engines "
-                   "would refuse the size")
+    elif output_format == "text":
+        if any(r.engine == "multigraphs" for r in results):
+            click.echo("multigraphs: counted from rooted multigraphs up to isomorphism (one per pattern of "
+                       "the edge layer), where listing set partitions would be too large")
+        if any(r.engine == "patterns" for r in results):
+            click.echo("patterns: counted from the n-free partition patterns (no derivation), where the "
+                       "engines would refuse the size")
 
 
 def _count_specs(ctx: click.Context, n_range: str | None, spec_flags: dict[str, Any]) -> list[Any]:
@@ -187,8 +193,7 @@ def _plan_count(spec: LayerSpec, engine: str) -> str:
 
 def _count_widths(specs: list[Any]) -> list[int]:
     """Column widths known before counting: the number of weights bounds every count column."""
-    widest = max(estimate_weights(spec) for spec in specs)
-    number = len(f"{widest:,}") if widest < 10**15 else len(approx(widest))
+    number = max(len(render.weights_text(estimate_weights(spec))) for spec in specs)
     first = max(len(render.size_label(spec)) for spec in specs)
     return [max(first, len(render.count_first_column(specs[0]))), max(number, 8), max(number, 7), 5,
             max(number, 4), max(number, 12), 8, 8]

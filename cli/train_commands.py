@@ -22,8 +22,8 @@ from polyequiv_cli.options import OneLineChoice, RefusedError, check_writable, e
 # checked against polyequiv.models.model_names() by the tests.
 MODEL_NAMES = ("tied-linear", "tied-quadratic", "deepsets", "lstm", "mlp", "penalty-mlp", "sharing-linear",
                "variety-tied", "variety-penalty", "variety-projected",
-               "tied-edge-linear", "tied-edge-cubic", "gcn", "gin", "row-mlp", "graph-linear",
-               "deepsets-rows",
+               "tied-edge-linear", "tied-edge-cubic", "tied-edge-quartic", "tied-edge-quintic", "gcn", "gin",
+               "row-mlp", "graph-linear", "deepsets-rows", "ppgn",
                "tied-circular-linear", "tied-circular-quadratic", "cnn", "image-mlp", "seed-sharing",
                "tied-poly", "coordinate-mlp", "augmented-mlp", "scalar-mlp")
 #: Torch thread pools beyond this are refused (torch crashes on absurd values such as 100,000).
@@ -139,10 +139,12 @@ def run_options(command: Callable) -> Callable:
         click.option("--cardinalities", default=None, metavar="RANGE",
                      help="Test cardinalities, e.g. 5-100:5 or 5,10,100."),
         click.option("--train-cardinalities", default=None, metavar="LOW[-HIGH]",
-                     help="Set tasks: training set sizes, uniform in LOW..HIGH (default: the task's, "
+                     help="Training set (graph) sizes, uniform in LOW..HIGH (default: the task's, "
                           "e.g. 1-10; the variety-* models fix both to their network's n)."),
         click.option("--split", type=click.Choice(["by-graph", "random"]), default=None,
                      help="Graph tasks: split train/test by base graph (default) or at random (the seed's)."),
+        click.option("--family", type=click.Choice(["er", "regular"]), default=None,
+                     help="Graph tasks: Erdős–Rényi graphs (default) or random regular graphs."),
         click.option("--option", "option_pairs", multiple=True, metavar="KEY=VALUE",
                      help="Model option, repeatable: hidden=4, pooling=mean, penalty=1.0, …"),
         click.option("--threads", type=click.IntRange(min=1, max=MAX_THREADS), default=1, show_default=True,
@@ -175,8 +177,10 @@ def _check_device(device: str) -> str:
 
 def _task_options(quick: bool, train_size: int | None, valid_size: int | None, test_size: int | None,
                   cardinalities: str | None, split: str | None = None,
-                  train_cardinalities: str | None = None) -> dict[str, Any]:
+                  train_cardinalities: str | None = None, family: str | None = None) -> dict[str, Any]:
     options: dict[str, Any] = {"quick": True} if quick else {}
+    if family is not None:
+        options["family"] = family
     if train_cardinalities is not None:
         options["train_cardinalities"] = _parse_train_cardinalities(train_cardinalities)
     if split is not None:
@@ -234,8 +238,9 @@ def train_command(task: str, model: str, out: Path, resume: bool, overwrite: boo
                   epochs: int | None, batch_size: int | None, lr: float | None, loss: str | None,
                   schedule: str | None, seed: int, quick: bool, train_size: int | None,
                   valid_size: int | None, test_size: int | None, cardinalities: str | None,
-                  train_cardinalities: str | None, split: str | None, solver: str | None, ridge: float | None,
-                  option_pairs: tuple[str, ...], threads: int, device: str, progress: bool | None) -> None:
+                  train_cardinalities: str | None, split: str | None, family: str | None, solver: str | None,
+                  ridge: float | None, option_pairs: tuple[str, ...], threads: int, device: str,
+                  progress: bool | None) -> None:
     """Train (or fit) one model on one task; write a checkpoint every epoch and results.json at the end.
 
     \b
@@ -254,7 +259,7 @@ def train_command(task: str, model: str, out: Path, resume: bool, overwrite: boo
         task, model, seed=seed, epochs=epochs, batch_size=batch_size, lr=lr, loss=loss, schedule=schedule,
         model_options=_parse_options(option_pairs), solver=solver, ridge=ridge,
         task_options=_task_options(quick, train_size, valid_size, test_size, cardinalities, split,
-                                  train_cardinalities))
+                                  train_cardinalities, family))
     show = sys.stderr.isatty() if progress is None else progress
     results = train(config, out, resume=resume, overwrite=overwrite, threads=threads,
                     device=_check_device(device), progress=show, echo=_echo_err, nproc=nproc)
@@ -284,8 +289,8 @@ def compare_command(task: str, models: str | None, out: Path | None, overwrite: 
                     output_format: str, epochs: int | None, batch_size: int | None, lr: float | None,
                     loss: str | None, schedule: str | None, seed: int, quick: bool, train_size: int | None,
                     valid_size: int | None, test_size: int | None, cardinalities: str | None,
-                    train_cardinalities: str | None, split: str | None, solver: str | None,
-                    ridge: float | None, option_pairs: tuple[str, ...],
+                    train_cardinalities: str | None, split: str | None, family: str | None,
+                    solver: str | None, ridge: float | None, option_pairs: tuple[str, ...],
                     threads: int, device: str, progress: bool | None) -> None:
     """Train every model on one task with the same seed and print one table.
 
@@ -321,7 +326,7 @@ def compare_command(task: str, models: str | None, out: Path | None, overwrite: 
         if not any(key in get_model_definition(name).options for name in able):
             raise click.BadParameter(f"no model here takes option {key!r}", param_hint="'--option'")
     task_options = _task_options(quick, train_size, valid_size, test_size, cardinalities, split,
-                                 train_cardinalities)
+                                 train_cardinalities, family)
     configs = []
     for name in able:
         accepted = get_model_definition(name).options

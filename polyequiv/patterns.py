@@ -440,10 +440,15 @@ def pattern_path_problem(spec: LayerSpec) -> str | None:
 def count_by_patterns(spec: LayerSpec) -> PatternCount:
     """Free parameters of an ordered Sₙ layer from its patterns, for any n (``n = 10⁶`` in milliseconds).
 
+    Layers ``E → V``, ``E → 1`` and ``E → E`` too large to list (degree 6 to 8) are counted from
+    rooted multigraphs up to isomorphism (:mod:`polyequiv.pattern_graphs`, engine ``multigraphs``).
+
     Raises
     ------
     SpecError
         For another group or full indexing (:func:`pattern_path_problem` says why).
+    SizeLimitError
+        For a layer too large for both (e.g. ``V2`` inputs of degree 6, or degree 9).
 
     Examples
     --------
@@ -454,23 +459,44 @@ def count_by_patterns(spec: LayerSpec) -> PatternCount:
     if problem:
         raise SpecError(problem)
     started = time.perf_counter()
-    patterns = layer_patterns(spec.input, spec.output, spec.degree, bias=spec.bias)
+    try:
+        patterns = layer_patterns(spec.input, spec.output, spec.degree, bias=spec.bias)
+    except SizeLimitError:
+        from polyequiv.pattern_graphs import OUTPUTS, edge_blocks_histogram
+
+        if str(spec.input) != "E" or str(spec.output) not in OUTPUTS:
+            raise
+        histogram: dict[int, int] = {}  # E → V, 1, E: rooted multigraphs instead of set partitions
+        for degree in range(spec.degree + 1) if spec.bias else (spec.degree,):
+            for blocks, count in edge_blocks_histogram(str(spec.output), degree).items():
+                histogram[blocks] = histogram.get(blocks, 0) + count
+        free = sum(count for blocks, count in histogram.items() if blocks <= spec.n)
+        return PatternCount(spec, free, sum(histogram.values()), time.perf_counter() - started, "multigraphs")
     count = sum(1 for p in patterns if p.num_blocks <= spec.n)
     return PatternCount(spec, count, len(patterns), time.perf_counter() - started)
 
 
 def check_pattern_count(spec: LayerSpec) -> None:
-    """Refuse, before listing anything, a layer whose patterns would need more than
-    :data:`MAX_PARTITIONS` set partitions for one (output term, composition) (``count`` checks every
-    size of a range this way before it counts the first)."""
+    """Refuse, before listing anything, a layer :func:`count_by_patterns` cannot count: one whose
+    patterns would need more than :data:`MAX_PARTITIONS` set partitions for one (output term,
+    composition), unless it is an edge layer the rooted multigraphs count (``E → V``, ``1`` or ``E`` up
+    to degree ``pattern_graphs.MAX_EDGES``).  ``count`` checks every size of a range this way before it
+    counts the first."""
+    from polyequiv.pattern_graphs import MAX_EDGES, OUTPUTS
+
+    edge_layer = str(spec.input) == "E" and str(spec.output) in OUTPUTS
+    if edge_layer and spec.degree <= MAX_EDGES:
+        return
     for out_term in spec.output.terms:
         for composition in _compositions(spec.input.terms, spec.degree, spec.bias):
             size = len(_layout(out_term, spec.input.terms, composition).names)
             estimate = _bell(size)
             if estimate > MAX_PARTITIONS:
+                also = (f"; counting them as rooted multigraphs instead would need graphs of {spec.degree} "
+                        f"edges, and the limit is {MAX_EDGES}") if edge_layer else ""
                 raise SizeLimitError(
                     f"enumerating patterns would list Bell({size}) = {estimate:,} set partitions of {size} "
-                    f"index positions; the limit is {MAX_PARTITIONS:,}. Use a smaller degree",
+                    f"index positions; the limit is {MAX_PARTITIONS:,}{also}. Use a smaller degree",
                     estimate=estimate,
                     limit=MAX_PARTITIONS,
                 )

@@ -346,10 +346,15 @@ def count_header(widths: list[int], first: str = "n") -> str:
     return "  ".join(h.rjust(w) for h, w in zip((first, *COUNT_HEADER[1:]), widths, strict=True))
 
 
+def weights_text(count: int) -> str:
+    """A weight count as the count table writes it: with separators, or ``9.69e+94`` beyond 10¹⁵."""
+    return f"{count:,}" if count < 10**15 else limits.approx(count)
+
+
 def count_row(r: Derivation | PatternCount, widths: list[int]) -> str:
     """One row of a count table (see :func:`count_table`), right-aligned in ``widths``."""
     pct = 100.0 * r.distinct_weights / r.num_weights if r.num_weights else 0.0
-    weights = f"{r.num_weights:,}" if r.num_weights < 10**15 else limits.approx(r.num_weights)
+    weights = weights_text(r.num_weights)
     cells = (size_label(r.spec), f"{r.distinct_weights:,}", weights, f"{pct:.1f}", f"{r.free_parameters:,}",
              f"{r.function_dim:,}", f"{r.seconds:.3f}", r.engine)
     return "  ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True))

@@ -76,6 +76,7 @@ SPEC_CASES = [
 
 COUNT_VERIFY_CASES = [
     (["count"], "Missing option '--n'"),
+    (["count", "--input", "E", "--output", "V", "--degree", "9", "-n", "20"], "the limit is 8"),
     (["count", "--n", ""], "'' is not a size or a range"),
     (["count", "--n", "5-3"], "'5-3' is not a size or a range"),
     (["count", "--n", "1-5:0"], "'1-5:0' is not a size or a range"),
@@ -329,6 +330,16 @@ SECOND_WAVE_RUN_CASES = [
      "'half' is not one of 'by-graph', 'random'"),
     ([*TRAIN, "--nproc", "0", "--out", "{tmp}/r"], "0 is not in the range x>=1"),
     (["compare", "--task", "graph-degree", "--models", "gcn", "--split", "half"], "'half' is not one of"),
+    # the counting suite (issue 20): graph families and training graph sizes
+    (["train", "--task", "4-cycles", "--model", "gin", "--family", "cubic", "--out", "{tmp}/r"],
+     "'cubic' is not one of 'er', 'regular'"),
+    (["compare", "--task", "4-cycles", "--models", "gin", "--family", ""],
+     "'' is not one of 'er', 'regular'"),
+    ([*TRAIN, "--family", "regular", "--out", "{tmp}/r"], "task 'digit-sum' takes no option 'family'"),
+    (["train", "--task", "4-cycles", "--model", "gin", "--train-cardinalities", "1-4", "--out", "{tmp}/r"],
+     "training graph sizes are [low, high] with 2 ≤ low ≤ high, got [1, 4]"),
+    (["train", "--task", "graph-degree", "--model", "gcn", "--train-cardinalities", "5-9",
+      "--split", "random", "--out", "{tmp}/r"], "split 'random' cuts graphs of one size"),
 ]
 COMPOSE = ["compose", "-n", "3", "--layers", "2:free:invariant"]
 COMPOSE_CASES = [

@@ -134,3 +134,25 @@ def test_point_layer_benchmark_quick_mode_compares_with_the_dense_layer() -> Non
     assert row["n"] == 5 and row["patterns"] == 12 and row["dense_weights"] == 9 * 1540
     assert row["max_relative_difference"] < 1e-10
     assert "load average" in completed.stdout
+
+
+def test_sparse_graph_benchmark_quick_mode_times_the_cubic_layer_against_gin() -> None:
+    completed = run_benchmark("bench_sparse_graphs.py", "--quick")
+    document = json.loads(completed.stdout.split("\n\n")[0])
+    assert set(document["graphs"]) == {"erdos-renyi", "barabasi-albert"}
+    for graph in document["graphs"].values():
+        assert {case["method"] for case in graph["cases"]} == {"cubic", "cubic, edge grads", "gin"}
+        assert len(graph["patterns"]) == 24 and graph["sizes"]["triangles"] > 0
+    assert "load average" in completed.stdout and "× GIN" in completed.stdout
+
+
+def test_substructure_benchmark_quick_mode_scores_every_test_set(tmp_path: Path) -> None:
+    completed = run_benchmark("bench_substructures.py", "--quick", "--counts", "3-stars", "--families", "er",
+                              "--models", "tied-edge-cubic,gin", "--out", str(tmp_path / "runs"))
+    document = json.loads(completed.stdout.split("\n\n")[0])
+    assert set(document["sections"]) == {"3-stars/er"}
+    tied, gin = document["sections"]["3-stars/er"]
+    assert gin["model"] == "gin" and set(gin["scores"]) == set(tied["scores"])
+    assert set(tied["scores"]) == {"12", "60", "240", "dense", "regular", "perturbed"}
+    assert all(score["accuracy"] == 1.0 for score in tied["scores"].values())  # exact everywhere
+    assert "## 3-stars/er" in completed.stdout

@@ -13,9 +13,10 @@ from polyequiv.nn import TensorPolyLayer
 SIZES = (3, 6, 1, 5, 4)
 
 
-def random_graph(n: int, channels: int, generator: torch.Generator, directed: bool = False) -> dict:
+def random_graph(n: int, channels: int, generator: torch.Generator, directed: bool = False,
+                 density: float = 0.5) -> dict:
     """A random graph as a dense adjacency with values, plus node features (float64)."""
-    present = torch.rand(n, n, generator=generator) < 0.5
+    present = torch.rand(n, n, generator=generator) < density
     values = torch.randn(n, n, channels, dtype=torch.float64, generator=generator)
     if not directed:
         present = torch.triu(present, diagonal=1)

@@ -137,7 +137,8 @@ def _fresh_task(config: RunConfig, *, scaled: bool) -> Any:
     definition = get_definition(config.task)
     if definition.elements == "geometric":
         return _fresh_physics(config, definition, scaled)
-    options = {k: v for k, v in config.task_options.items() if k in ("train_cardinalities", "split")}
+    kept = ("train_cardinalities", "split", "family")
+    options = {k: v for k, v in config.task_options.items() if k in kept}
     graphs = definition.elements == "graph"
     largest = (config.task_options.get("train_cardinalities") or [0, definition.full.max_train])[-1]
     size = 10 * largest

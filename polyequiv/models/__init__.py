@@ -5,7 +5,9 @@ module                 models
 =====================  =============================================================
 :mod:`.registry`       ``ModelContext``, ``SetModel``, ``ModelDefinition``, the registry
 :mod:`.sets`           tied set networks, the DeepSets lab's baselines, MLPs, penalty MLP
-:mod:`.graphs`         GCN and GIN (PyTorch Geometric), the seed's row-wise MLP, DeepSets on rows
+:mod:`.graphs`         tied E → V layers (degree 1, 3, 4, 5), GCN and GIN (PyTorch Geometric), the
+                       seed's row-wise MLP, DeepSets on rows
+:mod:`.ppgn`           a PPGN-style 2-IGN (matrix products of n×n maps)
 :mod:`.images`         tied circular (convolution / Volterra) networks, the seed's CNN, an MLP
 :mod:`.networks`       composed polynomial networks trained in their variety (tied / penalty / projected)
 :mod:`.physics`        the derived layer of a matrix group (tied-poly), coordinate / augmented / scalar MLPs
@@ -17,7 +19,15 @@ builds one.
 
 from __future__ import annotations
 
-from polyequiv.models import formula, graphs, images, networks, physics, sets  # noqa: F401  (they register their models)
+from polyequiv.models import (  # noqa: F401  (they register their models)
+    formula,
+    graphs,
+    images,
+    networks,
+    physics,
+    ppgn,
+    sets,
+)
 from polyequiv.models.registry import (
     MODELS,
     ModelContext,

@@ -13,6 +13,8 @@ name                    architecture                                            
                         2 patterns, the degree ``Σ_j A_kj`` and the edge count
 ``tied-edge-cubic``     the derived cubic ``E → V`` layer: 23 patterns, among them the                yes
                         triangles through ``k``, ``(A³)_kk / 2``
+``tied-edge-quartic``   degree 4: 79 patterns (4-cycles, tailed triangles through ``k``)              yes
+``tied-edge-quintic``   degree 5: 274 patterns (chordal 4-cycles through ``k``)                       yes
 ``gcn``                 the seed's baseline: GCNConv 1 → 10, ReLU, GCNConv 10 → 1 (PyG),              yes
                         every node's input feature 1
 ``gin``                 a stronger message-passing baseline: two GINConv layers (sum                  yes
@@ -342,6 +344,15 @@ register(ModelDefinition("tied-edge-linear", "the derived linear E → V layer (
 register(ModelDefinition("tied-edge-cubic", "the derived cubic E → V layer (23 patterns)", TiedEdgeNetwork,
                          {"degree": 3, **_TIED_EDGE}, TIED_GRAPH_TRAINING, domain="graphs",
                          linear_in_weights=lambda options: True))
+# degree 4 and 5: 128 reference graphs make the (Adam-only) preconditioner in a fraction of a second
+register(ModelDefinition("tied-edge-quartic", "the derived quartic E → V layer (79 patterns: 4-cycles, "
+                         "tailed triangles)", TiedEdgeNetwork,
+                         {"degree": 4, **_TIED_EDGE, "reference_graphs": 128},
+                         TIED_GRAPH_TRAINING, domain="graphs", linear_in_weights=lambda options: True))
+register(ModelDefinition("tied-edge-quintic", "the derived degree-5 E → V layer (274 patterns: chordal "
+                         "4-cycles)", TiedEdgeNetwork,
+                         {"degree": 5, "bias": False, "reference_size": 12, "reference_graphs": 128},
+                         TIED_GRAPH_TRAINING, domain="graphs", linear_in_weights=lambda options: True))
 register(
     ModelDefinition(
         "gcn",

@@ -7,7 +7,8 @@
 * :class:`SetPolyLayer` — the symmetric group, size-agnostic, through power sums.
 * :class:`TensorPolyLayer` — the symmetric group on tensors and graphs (``E -> V``, ``V2 -> V2``, …),
   size-agnostic, one parameter per partition pattern, einsum contractions; PyTorch Geometric
-  batches through ``forward_pyg`` (:mod:`polyequiv.nn.pyg`).
+  batches through ``forward_pyg`` (:mod:`polyequiv.nn.pyg`), summed on the edge lists in O(|E|) plus
+  each pattern's joins (:mod:`polyequiv.nn.sparse_patterns`).
 * :class:`PointCloudPolyLayer` — ``Sₙ × O(d)`` (or ``O(d)``, ``O(1,q)``) on point clouds, size-agnostic,
   one parameter per n-free pattern (point partition × Brauer matching), einsum contractions.
 * :class:`CircularPolyLayer` — translations of an H×W torus: the derived linear / quadratic layer run

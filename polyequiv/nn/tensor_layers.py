@@ -187,6 +187,8 @@ class TensorPolyLayer(nn.Module):
     def _channel_orbits(self, pattern: Pattern, factor_terms: list[int]) -> tuple[np.ndarray, int]:
         """Orbit number of every channel tuple under the factor permutations that fix ``π``."""
         e = len(factor_terms)
+        if self.in_channels == 1:  # one channel tuple: one orbit, whatever the symmetries
+            return np.zeros(1, dtype=np.int64), 1
         tuples = np.array(list(itertools.product(range(self.in_channels), repeat=e)), dtype=np.int64)
         tuples = tuples.reshape(-1, e) if e else np.zeros((1, 0), dtype=np.int64)
         perms = _factor_symmetries(
@@ -267,6 +269,7 @@ class TensorPolyLayer(nn.Module):
         u: Tensor | None = None,
         num_nodes: int | None = None,
         edges: str = "values",
+        method: str = "auto",
     ) -> Tensor | tuple[Tensor, ...]:
         """The layer on a PyTorch Geometric batch (:mod:`polyequiv.nn.pyg`).
 
@@ -278,6 +281,12 @@ class TensorPolyLayer(nn.Module):
         ``edge_index`` ``(num_edges, c_out)`` (``edges="dense"``: the padded
         ``(num_graphs, n_max, n_max, c_out)``), ``1`` as ``(num_graphs, c_out)``; a tuple for a sum.
 
+        ``method``: ``"sparse"`` sums every pattern on the edge lists (:mod:`polyequiv.nn.sparse_patterns`:
+        O(|E|) plus the pattern's joins, never n²), ``"dense"`` pads to ``(graphs, n_max, n_max)``
+        and runs :meth:`forward`; ``"auto"`` (default) is sparse whenever every pattern has an
+        edge-list program (all of degree ≤ 4 on ``1``, ``V``, ``E``, ``V2``) and the output is edge
+        values.  Both give the same numbers (to rounding).
+
         Examples
         --------
         >>> layer = TensorPolyLayer("E", "V", 1)
@@ -287,13 +296,64 @@ class TensorPolyLayer(nn.Module):
         >>> layer.forward_pyg(edge_index=edge_index, batch=torch.tensor([0, 0, 0, 1, 1]))[:, 0].tolist()
         [2.0, 1.0, 1.0, 1.0, 1.0]
         """
-        from polyequiv.nn.pyg import dense_to_pyg, pyg_to_dense
+        from polyequiv.nn.pyg import dense_to_pyg, pyg_to_dense, pyg_to_sparse
 
-        inputs, mask, batch = pyg_to_dense(
-            self.in_rep, self.in_channels, x, edge_index, batch, edge_attr=edge_attr, u=u, num_nodes=num_nodes
-        )
+        pyg = {"edge_attr": edge_attr, "u": u, "num_nodes": num_nodes, "dtype": self.weight.dtype}
+        if self._sparse_method(method, edges):
+            from polyequiv.nn.sparse_patterns import sparse_forward
+
+            graph = pyg_to_sparse(self.in_rep, self.out_rep, self.in_channels, x, edge_index, batch, **pyg)
+            self._check_pyg_values(x, edge_attr, u)
+            outputs = sparse_forward(self, graph)
+            return outputs[0] if len(outputs) == 1 else tuple(outputs)
+        inputs, mask, batch = pyg_to_dense(self.in_rep, self.in_channels, x, edge_index, batch, **pyg)
         outputs = self(*inputs, mask=mask)
         return dense_to_pyg(self.out_rep, outputs, mask, batch, edge_index, edges=edges)
+
+    def pattern_values_pyg(
+        self, x: Tensor | None = None, edge_index: Tensor | None = None, batch: Tensor | None = None, *,
+        edge_attr: Tensor | None = None, u: Tensor | None = None, num_nodes: int | None = None,
+    ) -> Tensor:
+        """:meth:`pattern_values` on a PyTorch Geometric batch, summed on the edge lists:
+        ``(patterns, rows)`` with rows the nodes (``V``), graphs (``1``) or listed edges (``E``, ``V2``)."""
+        from polyequiv.nn.pyg import pyg_to_sparse
+        from polyequiv.nn.sparse_patterns import sparse_pattern_values
+
+        if self.in_channels != 1 or self.out_channels != 1 or len(self.out_rep.terms) != 1:
+            raise ValueError("pattern_values_pyg needs one input and one output channel and one output term, "
+                             f"got {self.in_channels} → {self.out_channels} channels, output {self.out_rep}")
+        graph = pyg_to_sparse(self.in_rep, self.out_rep, 1, x, edge_index, batch, edge_attr=edge_attr, u=u,
+                              num_nodes=num_nodes, dtype=self.weight.dtype)
+        self._check_pyg_values(x, edge_attr, u)
+        return sparse_pattern_values(self, graph)
+
+    def _sparse_method(self, method: str, edges: str) -> bool:
+        """Whether :meth:`forward_pyg` sums on the edge lists (see its ``method``)."""
+        from polyequiv.nn.pyg import EDGE_FORMS
+        from polyequiv.nn.sparse_patterns import SparsePatternError, layer_programs
+
+        if method not in ("auto", "sparse", "dense"):
+            raise ValueError(f"method must be 'auto', 'sparse' or 'dense', got {method!r}")
+        if edges not in EDGE_FORMS:
+            raise ValueError(f"edges must be one of {EDGE_FORMS}, got {edges!r}")
+        if method == "dense":
+            return False
+        if edges == "dense":
+            if method == "sparse":
+                raise ValueError("edges='dense' asks for every node pair: use method='dense' (or 'auto')")
+            return False
+        try:
+            layer_programs(self)
+        except SparsePatternError:
+            if method == "sparse":
+                raise
+            return False
+        return True
+
+    def _check_pyg_values(self, x: Tensor | None, edge_attr: Tensor | None, u: Tensor | None) -> None:
+        for name, value in (("x", x), ("edge_attr", edge_attr), ("u", u)):
+            if value is not None:
+                check_input(name, value, like=self.weight)
 
     def _contract_pattern(
         self, plan: _Plan, xs: list[Tensor], theta: Tensor, reductions: dict[tuple, Any]
@@ -623,25 +683,15 @@ def _factor_symmetries(
     positioned = [f for f, t in enumerate(factor_terms) if in_rep.arities[t]]
     for f in positioned:
         factor_of_position += [f] * in_rep.arities[factor_terms[f]]
-    identity = tuple(range(size))
-    elements, frontier = {identity}, [identity]
-    while frontier:  # H is small: at most d!·2^d·2 elements
-        step = []
-        for g in frontier:
-            for s in layout.generators:
-                h = tuple(g[s[p]] for p in range(size))
-                if h not in elements:
-                    elements.add(h)
-                    step.append(h)
-        frontier = step
+    elements = _h_elements(layout.generators, size)
+    if size:  # the elements of H that map the partition to itself
+        elements = elements[(_normalise(kernel[0][elements]) == kernel).all(axis=1)]
     perms = set()
     scalar_groups = [
         [f for f, t in enumerate(factor_terms) if t == term and not in_rep.arities[t]]
         for term in set(factor_terms)
     ]
-    for g in elements:
-        if size and not np.array_equal(_normalise(kernel[:, list(g)]), kernel):
-            continue
+    for g in elements.tolist():
         base = list(range(len(factor_terms)))
         for f in positioned:
             first = factor_of_position.index(f)
@@ -655,3 +705,21 @@ def _factor_symmetries(
                     perm[old] = new
             perms.add(tuple(perm))
     return sorted(perms)
+
+
+@functools.lru_cache(maxsize=256)
+def _h_elements(generators: tuple[tuple[int, ...], ...], size: int) -> np.ndarray:
+    """Every element of the group H generated by ``generators`` (permutations of ``size``
+    positions), one row each: at most d!·2^d·2 of them."""
+    identity = tuple(range(size))
+    elements, frontier = {identity}, [identity]
+    while frontier:
+        step = []
+        for g in frontier:
+            for s in generators:
+                h = tuple(g[s[p]] for p in range(size))
+                if h not in elements:
+                    elements.add(h)
+                    step.append(h)
+        frontier = step
+    return np.array(sorted(elements), dtype=np.int64).reshape(len(elements), size)

@@ -1,4 +1,4 @@
-"""Graph tasks (a domain of :mod:`polyequiv.tasks`): node degrees and triangle counts of random graphs.
+"""Graph tasks (a domain of :mod:`polyequiv.tasks`): node degrees and substructure counts of random graphs.
 
 Every graph is undirected and simple (no self-loops).  A batch of graphs of one
 padded size ``L`` is stored as adjacency matrices ``(m, L, L)`` (``float32``,
@@ -15,6 +15,14 @@ task               target of node k                                      polynom
 ``triangles``      ``Σ_{i<j} A_ki A_ij A_jk = (A³)_kk / 2`` (triangles    cubic
                    through k)
 =================  ====================================================  ============
+
+The counting suite (Chen et al. 2020's protocol, per node; :mod:`polyequiv.tasks.graph_counts`):
+``3-stars`` (cubic), ``tailed-triangles``, ``4-cycles`` (quartic) and ``chordal-4-cycles``
+(degree 5), copies of the pattern containing node k.  Their graphs come from a family
+(:mod:`polyequiv.tasks.graph_families`, ``family="er"`` or ``"regular"``) with training sizes
+uniform in 8..12 (padded to 12, padding first), no relabelled copies, and fresh test graphs of 12,
+60 and 240 nodes (the training size, 5× and 20×); targets are ``float64`` (counts exceed 2²⁴ on
+large dense graphs).  :func:`adversarial_batches` draws graphs unlike the training ones.
 
 Data, as in seed 003 §3.3 for ``graph-degree``: base graphs on 10 nodes, each
 edge present independently with the graph's own probability ``p``, drawn
@@ -49,9 +57,19 @@ from typing import Any
 import numpy as np
 
 from polyequiv.tasks.base import TaskError, TaskSizes
+from polyequiv.tasks.graph_counts import COUNTS
+from polyequiv.tasks.graph_families import (
+    DENSE_PROBABILITY,
+    ER_PROBABILITY,
+    FAMILIES,
+    REGULAR_DEGREES,
+    draw_graphs,
+    erdos_renyi_graphs,
+    perturbed,
+)
 
 #: Edge probability of each graph: uniform in this range.
-EDGE_PROBABILITY = (0.1, 0.9)
+EDGE_PROBABILITY = ER_PROBABILITY
 #: Relabelled copies of every base graph (the seed's 5).
 RELABELLINGS = 5
 SPLITS = ("by-graph", "random")
@@ -139,6 +157,9 @@ class GraphTaskDefinition:
     reference: str = ""
     elements: str = "graph"
     equivariant: bool = True
+    family: str = "er"
+    relabellings: int = RELABELLINGS
+    target_dtype: type = np.float32
 
     @property
     def discrete(self) -> bool:
@@ -156,6 +177,7 @@ class GraphTask:
     train: GraphBatch
     valid: GraphBatch | None
     test: dict[int, GraphBatch] = field(repr=False)
+    family: str = "er"
 
     @property
     def name(self) -> str:
@@ -177,16 +199,20 @@ class GraphTask:
     def to_dict(self) -> dict[str, Any]:
         d = self.definition
         low, high = EDGE_PROBABILITY
-        return {
+        elements = {"er": f"undirected graphs, edge probability uniform in [{low:g}, {high:g}] per graph",
+                    "regular": "random regular graphs, degree uniform in "
+                               f"{REGULAR_DEGREES[0]}..{REGULAR_DEGREES[1]} per graph"}[self.family]
+        record = {
             "name": d.name,
             "formula": d.formula,
-            "elements": f"undirected graphs, edge probability uniform in [{low:g}, {high:g}] per graph",
+            "elements": elements,
             "kind": "equivariant",
             "seed": self.seed,
             "split": self.split,
-            "relabellings": RELABELLINGS,
+            "relabellings": d.relabellings,
             "sizes": self.sizes.to_dict(),
         }
+        return record if self.family == "er" else {**record, "family": self.family}
 
 
 # ---------------------------------------------------------------------- registry
@@ -216,8 +242,34 @@ TASKS: dict[str, GraphTaskDefinition] = {
     ),
 }
 
+#: The counting suite (Chen et al. 2020's protocol, node level): train on graphs of 8–12 nodes, test on
+#: fresh graphs of 12 (the largest training size), 60 (5×) and 240 (20×) nodes of the same family.
+_COUNT_SIZES = (12, 60, 240)
+_COUNT_FULL = TaskSizes(train=2_000, valid=0, test=100, cardinalities=_COUNT_SIZES, min_train=8, max_train=12)
+_COUNT_QUICK = TaskSizes(train=200, valid=0, test=10, cardinalities=_COUNT_SIZES, min_train=8, max_train=12)
+_COUNT_PATTERNS = {
+    "3-stars": "K₁,₃: C(d_k, 3) + Σ_j A_kj C(d_j − 1, 2)",
+    "tailed-triangles": "a triangle with a pendant edge (paw)",
+    "4-cycles": "C₄: ((A⁴)_kk − d_k² − Σ_j A_kj d_j + d_k) / 2",
+    "chordal-4-cycles": "K₄ minus an edge (a 4-cycle with one chord)",
+}
+for _name, _pattern in _COUNT_PATTERNS.items():
+    _count, _degree = COUNTS[_name]
+    TASKS[_name] = GraphTaskDefinition(
+        name=_name,
+        formula=f"copies of {_pattern} containing node k",
+        target=_count,
+        full=_COUNT_FULL,
+        quick=_COUNT_QUICK,
+        polynomial_degree=_degree,
+        reference="Chen et al. 2020, 'Can graph neural networks count substructures?' (subgraph counts, "
+        "here per node); Huang et al. 2023 (I²-GNN), node-level counting",
+        relabellings=0,
+        target_dtype=np.float64,
+    )
+
 # stream ids of numpy.random.default_rng([seed, 7, stream])
-_BASE_STREAM, _RELABEL_STREAM, _SPLIT_STREAM, _TEST_STREAM = 0, 1, 2, 1_000
+_BASE_STREAM, _RELABEL_STREAM, _SPLIT_STREAM, _TEST_STREAM, _ADVERSARIAL_STREAM = 0, 1, 2, 1_000, 100_000
 
 
 def make(
@@ -230,6 +282,8 @@ def make(
     cardinalities: Sequence[int] | None = None,
     split: str = "by-graph",
     valid: int | None = None,
+    family: str | None = None,
+    train_cardinalities: Sequence[int] | None = None,
 ) -> GraphTask:
     """Generate the graph task ``definition`` from ``seed`` (called by :func:`polyequiv.tasks.make_task`).
 
@@ -242,22 +296,29 @@ def make(
     quick : bool
         Small sizes (100 base graphs) for CI and notebooks.
     train : int, optional
-        Training base graphs (each comes with :data:`RELABELLINGS` relabelled copies); the
-        test split of the training size holds a quarter as many base graphs, with their copies.
+        Training base graphs (each comes with the definition's relabelled copies, :data:`RELABELLINGS`
+        for degrees and triangles); with one training size, the test split of that size holds a
+        quarter as many base graphs, with their copies.
     test : int, optional
         Graphs per other test size.
     cardinalities : sequence of int, optional
-        Test sizes (numbers of nodes); the training size (10) is the held-out split.
+        Test sizes (numbers of nodes); with one training size (10), that size is the held-out split.
     split : {"by-graph", "random"}
         Keep every base graph and its relabellings on one side (default), or cut the shuffled
         graphs 80/20 as the seed did (relabelled copies of training graphs then reach the test).
     valid : int, optional
         Only 0 (no validation split) is accepted; present so the set tasks' options are uniform.
+    family : {"er", "regular"}, optional
+        The graphs (:mod:`polyequiv.tasks.graph_families`): Erdős–Rényi with ``p`` uniform in
+        :data:`EDGE_PROBABILITY` per graph (the default), or random regular graphs.
+    train_cardinalities : (low, high), optional
+        Training graph sizes, uniform in ``low..high`` and padded to ``high`` (padding nodes first);
+        with ``low < high`` every test size is a fresh draw.
 
     Raises
     ------
     TaskError
-        For non-positive sizes, test sizes below 2 nodes, or an unknown split.
+        For non-positive sizes, test sizes below 2 nodes, or an unknown split or family.
     """
     if split not in SPLITS:
         raise TaskError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
@@ -265,70 +326,127 @@ def make(
         raise TaskError(f"graph tasks have no validation split, got valid={valid}")
     if not isinstance(seed, int | np.integer) or seed < 0:
         raise TaskError(f"seed must be a non-negative integer, got {seed!r}")
+    family = definition.family if family is None else family
+    if family not in FAMILIES:
+        raise TaskError(f"unknown graph family {family!r}; choose one of {', '.join(FAMILIES)}")
     base = definition.quick if quick else definition.full
     if cardinalities is not None:
         cardinalities = tuple(sorted({int(c) for c in cardinalities}))
         if min(cardinalities, default=0) < 2:
             raise TaskError(f"graph test sizes must be ≥ 2 nodes, got {list(cardinalities)}")
+    low, high = _training_sizes(base, train_cardinalities, split)
     sizes = TaskSizes(
         train=base.train if train is None else int(train),
         valid=0,
         test=base.test if test is None else int(test),
         cardinalities=base.cardinalities if cardinalities is None else cardinalities,
-        min_train=base.min_train,
-        max_train=base.max_train,
+        min_train=low,
+        max_train=high,
     )
     seed = int(seed)
-    n = sizes.max_train
-    held_out = max(1, sizes.train // 4)
-    total = sizes.train + held_out
+    training, held_out = _training_graphs(definition, sizes, seed, split, family)
+    tests = {}
+    for size in sizes.cardinalities:
+        if size == high and held_out is not None:
+            tests[size] = held_out
+        else:
+            rng = np.random.default_rng([seed, 7, _TEST_STREAM + size])
+            tests[size] = _batch(definition, *draw_graphs(rng, family, sizes.test, size, size),
+                                 np.arange(sizes.test))
+    return GraphTask(definition=definition, sizes=sizes, seed=seed, split=split, train=training, valid=None,
+                     test=tests, family=family)
+
+
+def _training_sizes(base: TaskSizes, train_cardinalities: Sequence[int] | None, split: str
+                    ) -> tuple[int, int]:
+    """``(low, high)`` training graph sizes: the task's, or ``train_cardinalities``."""
+    if train_cardinalities is None:
+        return base.min_train, base.max_train
+    bounds = [int(c) for c in train_cardinalities]
+    if len(bounds) != 2 or not 2 <= bounds[0] <= bounds[1]:
+        raise TaskError(f"training graph sizes are [low, high] with 2 ≤ low ≤ high, got {list(bounds)}")
+    if bounds[0] < bounds[1] and split != "by-graph":
+        raise TaskError("split 'random' cuts graphs of one size; give one training size (LOW-LOW)")
+    return bounds[0], bounds[1]
+
+
+def _training_graphs(definition: GraphTaskDefinition, sizes: TaskSizes, seed: int, split: str, family: str
+                     ) -> tuple[GraphBatch, GraphBatch | None]:
+    """The training split and, with one training size, the held-out test split of that size."""
+    copies = definition.relabellings
+    fixed = sizes.min_train == sizes.max_train
+    total = sizes.train + (max(1, sizes.train // 4) if fixed else 0)
     rng = np.random.default_rng([seed, 7, _BASE_STREAM])
-    graphs = random_graphs(rng, total, n)
-    copies = relabelled_copies(np.random.default_rng([seed, 7, _RELABEL_STREAM]), graphs, RELABELLINGS)
-    everything = _batch(definition, copies, np.repeat(np.arange(total), RELABELLINGS + 1))
+    graphs, mask = draw_graphs(rng, family, total, sizes.min_train, sizes.max_train)
+    relabelled = relabelled_copies(np.random.default_rng([seed, 7, _RELABEL_STREAM]), graphs, copies, mask)
+    everything = _batch(definition, relabelled, np.repeat(mask, copies + 1, axis=0),
+                        np.repeat(np.arange(total), copies + 1))
+    if not fixed:
+        return everything, None
     if split == "by-graph":
         is_train = everything.base < sizes.train
         train_rows, test_rows = np.nonzero(is_train)[0], np.nonzero(~is_train)[0]
     else:
         order = np.random.default_rng([seed, 7, _SPLIT_STREAM]).permutation(len(everything))
-        cut = sizes.train * (RELABELLINGS + 1)
+        cut = sizes.train * (copies + 1)
         train_rows, test_rows = np.sort(order[:cut]), np.sort(order[cut:])
-    tests = {}
-    for size in sizes.cardinalities:
-        if size == n:
-            tests[size] = everything.take(test_rows)
-        else:
-            fresh = random_graphs(np.random.default_rng([seed, 7, _TEST_STREAM + size]), sizes.test, size)
-            tests[size] = _batch(definition, fresh, np.arange(sizes.test))
-    return GraphTask(
-        definition=definition,
-        sizes=sizes,
-        seed=seed,
-        split=split,
-        train=everything.take(train_rows),
-        valid=None,
-        test=tests,
-    )
+    return everything.take(train_rows), everything.take(test_rows)
+
+
+def adversarial_batches(task: str | GraphTaskDefinition, *, seed: int = 0, family: str = "er", size: int = 12,
+                        count: int = 100, flips: int = 2) -> dict[str, GraphBatch]:
+    """Graphs unlike a task's training graphs, ``count`` of ``size`` nodes each, with the task's targets:
+
+    ``dense``
+        G(n, p) with ``p`` in :data:`~polyequiv.tasks.graph_families.DENSE_PROBABILITY`;
+    ``regular`` or ``er``
+        the other family (random regular graphs for a task drawn from ``er``, and the reverse);
+    ``perturbed``
+        graphs of the task's own family with ``flips`` node pairs flipped (random structural
+        perturbations in the sense of Campi et al. 2023, not optimised attacks).
+    """
+    definition = get_definition(task) if isinstance(task, str) else task
+    if family not in FAMILIES:
+        raise TaskError(f"unknown graph family {family!r}; choose one of {', '.join(FAMILIES)}")
+    rng = np.random.default_rng([seed, 7, _ADVERSARIAL_STREAM + size])
+    everyone = np.ones((count, size), dtype=bool)
+    other = "regular" if family == "er" else "er"
+    graphs = {"dense": erdos_renyi_graphs(rng, count, size, DENSE_PROBABILITY),
+              other: draw_graphs(rng, other, count, size, size)[0],
+              "perturbed": perturbed(rng, draw_graphs(rng, family, count, size, size)[0], flips)}
+    return {name: _batch(definition, adjacency, everyone, np.arange(count))
+            for name, adjacency in graphs.items()}
+
+
+def get_definition(name: str) -> GraphTaskDefinition:
+    """The graph task called ``name``."""
+    try:
+        return TASKS[name]
+    except KeyError:
+        raise TaskError(f"unknown graph task {name!r}; choose one of {', '.join(TASKS)}") from None
 
 
 def random_graphs(rng: np.random.Generator, count: int, nodes: int) -> np.ndarray:
     """``count`` random simple graphs on ``nodes`` nodes: ``(count, nodes, nodes)`` ``float32``.
 
     Draw order: one edge probability per graph (uniform in :data:`EDGE_PROBABILITY`), then one
-    uniform number per node pair ``i < j``; the edge is present when it falls below ``p``.
+    uniform number per node pair ``i < j``; the edge is present when it falls below ``p``
+    (:func:`~polyequiv.tasks.graph_families.erdos_renyi_graphs`).
     """
-    if count < 1 or nodes < 2:
-        raise TaskError(f"cannot draw {count} graphs on {nodes} nodes")
-    probability = rng.uniform(*EDGE_PROBABILITY, size=count)
-    upper = rng.random((count, nodes, nodes)) < probability[:, None, None]
-    upper = np.triu(upper, k=1)
-    return (upper | upper.transpose(0, 2, 1)).astype(np.float32)
+    return erdos_renyi_graphs(rng, count, nodes)
 
 
-def relabelled_copies(rng: np.random.Generator, graphs: np.ndarray, copies: int) -> np.ndarray:
-    """Each graph followed by ``copies`` random relabellings of it: ``(count·(copies+1), n, n)``."""
+def relabelled_copies(rng: np.random.Generator, graphs: np.ndarray, copies: int,
+                      mask: np.ndarray | None = None) -> np.ndarray:
+    """Each graph followed by ``copies`` random relabellings of it: ``(count·(copies+1), n, n)``.
+
+    With a node ``mask`` (padding first) only the real nodes are relabelled; padding stays first.
+    """
     count, n, _ = graphs.shape
-    orders = np.argsort(rng.random((count, copies, n)), axis=2)
+    keys = rng.random((count, copies, n))
+    if mask is not None and not mask.all():
+        keys = keys + mask[:, None, :]
+    orders = np.argsort(keys, axis=2)
     out = np.empty((count, copies + 1, n, n), dtype=graphs.dtype)
     out[:, 0] = graphs
     rows = np.arange(count)[:, None, None, None]
@@ -336,7 +454,7 @@ def relabelled_copies(rng: np.random.Generator, graphs: np.ndarray, copies: int)
     return out.reshape(count * (copies + 1), n, n)
 
 
-def _batch(definition: GraphTaskDefinition, adjacency: np.ndarray, base: np.ndarray) -> GraphBatch:
-    mask = np.ones(adjacency.shape[:2], dtype=bool)
-    targets = definition.target(adjacency).astype(np.float32)
+def _batch(definition: GraphTaskDefinition, adjacency: np.ndarray, mask: np.ndarray, base: np.ndarray
+           ) -> GraphBatch:
+    targets = (definition.target(adjacency) * mask).astype(definition.target_dtype)
     return GraphBatch(values=adjacency, mask=mask, targets=targets, base=base.astype(np.int64))

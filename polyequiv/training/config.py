@@ -26,7 +26,7 @@ SCHEDULES = ("constant", "cosine")
 #: ``adam``: stochastic gradient steps; ``lstsq``: the exact least-squares fit of a model linear in its
 #: weights, in one pass (:mod:`polyequiv.training.least_squares`).
 SOLVERS = ("adam", "lstsq")
-TASK_OPTIONS = ("quick", "train", "valid", "test", "cardinalities", "train_cardinalities", "split")
+TASK_OPTIONS = ("quick", "train", "valid", "test", "cardinalities", "train_cardinalities", "split", "family")
 
 
 class ConfigError(ValueError):

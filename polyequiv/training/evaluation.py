@@ -46,6 +46,8 @@ from polyequiv.tasks import GraphBatch, GraphTask, SetBatch, SetTask
 
 DIAGNOSTIC_SETS = 1_000
 EXTRA_PADDING = 5
+#: Input entries per prediction chunk at most (a batch of 240-node graphs is cut into ~18 graphs).
+PREDICT_ENTRIES = 1 << 20
 
 
 def to_tensors(batch: SetBatch | GraphBatch, device: str | torch.device = "cpu"
@@ -61,7 +63,9 @@ def to_tensors(batch: SetBatch | GraphBatch, device: str | torch.device = "cpu"
 
 @torch.no_grad()
 def predict(model: SetModel, values: Tensor, mask: Tensor, *, batch_size: int = 1_000) -> Tensor:
-    """Model outputs for all rows, in chunks of ``batch_size``, in eval mode."""
+    """Model outputs for all rows, in chunks of ``batch_size`` (fewer for large rows: at most
+    :data:`PREDICT_ENTRIES` input entries per chunk), in eval mode."""
+    batch_size = max(1, min(batch_size, PREDICT_ENTRIES // max(1, values[0].numel() if len(values) else 1)))
     was_training = model.training
     model.eval()
     try:

@@ -14,7 +14,9 @@ Forming ``FᵀF`` would square the condition number; the QR route does not.
 
 The solve scales each column of ``R`` to unit norm (the pattern features differ by orders of
 magnitude: a pattern summing over ``s`` free indices grows like ``nˢ``), takes the SVD of the scaled
-factor, and drops singular values below ``rcond · σ_max`` (``rcond = P · ε``, numpy's rule): the
+factor, and drops singular values below ``rcond · σ_max`` (``rcond = max(rows, P) · ε``, numpy's rule:
+the rounding of a QR over that many rows; degenerate data such as regular graphs leave singular values
+of ~10⁻¹⁴ that are noise, not directions): the
 minimum-norm solution when patterns coincide on the data (``A_ij² = A_ij`` on a 0/1 adjacency).
 The rank, the condition number of the kept part and the residual are reported with the solution.
 """
@@ -104,7 +106,7 @@ class StreamedLeastSquares:
         scale = factor.norm(dim=0)
         scale = torch.where(scale > 0, scale, torch.ones_like(scale))
         u, s, vh = torch.linalg.svd(factor / scale, full_matrices=False)
-        relative = rcond if rcond is not None else p * torch.finfo(DTYPE).eps
+        relative = rcond if rcond is not None else max(self.rows, p) * torch.finfo(DTYPE).eps
         cutoff = relative * (float(s[0]) if len(s) else 0.0)
         kept = s > cutoff
         coordinates = (u[:, kept].T @ rhs) / s[kept]
