@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from polyequiv_cli.options import DamagedFileError
+
 
 def describe_file(path: Path) -> str:
     """One line on an intact polyequiv file; ``ValueError`` (one line) when it is damaged or unknown.
@@ -51,9 +53,10 @@ def check_command(paths: tuple[Path, ...]) -> None:
 
     \b
     Example: polyequiv check runs/tied s.json
-    Prints one line per intact file; the first damaged one is an error (exit 2)
-    naming it and what failed.
+    Prints one line per intact file and one (on stderr) per damaged one, naming
+    it and what failed; any damaged file makes the exit status 2.
     """
+    damaged = []
     for path in paths:
         files = run_folder_files(path) if path.is_dir() else [path]
         if not files:
@@ -62,4 +65,8 @@ def check_command(paths: tuple[Path, ...]) -> None:
             try:
                 click.echo(describe_file(file))
             except ValueError as error:
-                raise click.BadParameter(str(error), param_hint="'PATHS'") from None
+                damaged.append(str(error))
+                click.echo(f"DAMAGED {error}", err=True)
+    if damaged:
+        raise DamagedFileError(f"{len(damaged)} damaged file{'s' if len(damaged) > 1 else ''}: {damaged[0]}"
+                               + (" (and the others above)" if len(damaged) > 1 else ""))

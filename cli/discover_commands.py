@@ -92,7 +92,14 @@ def _echo_text(result: discovery.Discovery, origin: str) -> None:
     click.echo(f"clustered into {result.num_clusters} {plural} ({result.criterion})")
     for line in discovery.format_group(result):
         click.echo(line)
-    click.echo(f"best: {result.verdict}")
+    click.echo(f"best listed candidate: {result.verdict}")
+    found = result.symmetry
+    if found is not None and found.order > 1:
+        click.echo(f"verdict: {found.name} (order {found.order:,}), the whole group that keeps the classes; "
+                   "the listed candidates are Sₙ, Cₙ, Dₙ, tori and the trivial group")
+    elif found is not None:
+        click.echo("verdict: trivial — no permutation keeps the classes (more data, a longer training or a "
+                   "larger penalty may show one)")
     click.echo(discovery.format_table(result))
 
 
@@ -102,6 +109,9 @@ def _compile(result: discovery.Discovery, path: Path) -> dict[str, Any]:
     from polyequiv.scheme import TyingScheme
 
     found = result.symmetry
+    if found is None or found.order == 1:
+        raise click.BadParameter("the classes are kept by no permutation (the trivial group): a scheme for "
+                                 "it would tie nothing; nothing written", param_hint="'--compile'")
     spec = result.layout.spec("custom", found.generators)
     scheme = TyingScheme.from_derivation(derive(spec))
     try:

@@ -121,8 +121,8 @@ def count_command(
     \b
     Example: polyequiv count --degree 2 --n 1-8 --indexing full
     is the seed's table (22), computed exactly.
-    For Sₙ with ordered indexing, sizes beyond the engines are counted from the
-    n-free partition patterns (column "path"): polyequiv count -n 1000000 --degree 3;
+    For Sₙ with ordered indexing, large sizes are counted from the n-free partition
+    patterns (column "path"; --engine sparse derives instead): polyequiv count -n 1000000 --degree 3;
     edge layers too large to list (--input E --output V, 1 or E, degree 6-8) from
     rooted multigraphs up to isomorphism: polyequiv count --input E --degree 8 -n 20.
     Every size's estimate is checked before the first is counted; rows print as they finish.
@@ -174,9 +174,19 @@ def _count_specs(ctx: click.Context, n_range: str | None, spec_flags: dict[str, 
     return [build_spec(ctx, n, spec_flags) for n in parse_n_range(n_range)]
 
 
+#: With ``--engine auto``, Sₙ layers with ordered indexing and more weights than this are counted from
+#: their patterns (milliseconds) rather than derived (seconds: S60 cubic has 2.2 million weights).
+PATTERNS_ABOVE_WEIGHTS = 200_000
+
+
 def _plan_count(spec: LayerSpec, engine: str) -> str:
-    """``"derive"``, or ``"patterns"`` for Sₙ with ordered indexing where the engines would refuse;
-    the refusal (with its estimate) when neither can count ``spec``."""
+    """``"derive"``, or ``"patterns"`` for Sₙ with ordered indexing where the engines would refuse or
+    be slow (over :data:`PATTERNS_ABOVE_WEIGHTS` weights); the refusal (with its estimate) when neither
+    can count ``spec``."""
+    if (engine == "auto" and not isinstance(spec, MatrixLayerSpec) and pattern_path_problem(spec) is None
+            and estimate_weights(spec) > PATTERNS_ABOVE_WEIGHTS):
+        check_pattern_count(spec)
+        return "patterns"
     try:
         check_derivable(spec, engine)
         return "derive"

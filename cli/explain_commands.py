@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
-from polyequiv_cli.options import check_writable
+from polyequiv_cli.options import DamagedFileError, check_writable
 
 
 @click.command("explain")
@@ -30,24 +31,33 @@ def explain_command(run: Path, output_format: str, tolerance: float | None, refi
     \b
     Example: polyequiv explain runs/triangles
              y_k = 1/2 · Σ_{j,l} A_kj A_kl A_jl
-    Works on tied set, graph and variety models and on formula runs; MLPs, GIN, CNNs are refused.
+    Works on tied set, graph, variety and physics (tied-poly) models and on formula runs; MLPs, GIN,
+    CNNs are refused.
     """
-    from polyequiv.explain import ExplainError, explain_run, write_formula_run
+    from polyequiv.explain import ExplainError, explain_run
     from polyequiv.models import ModelError
     from polyequiv.tasks import TaskError
     from polyequiv.training.checkpoint import CheckpointError
     from polyequiv.training.config import ConfigError
     from polyequiv.training.results import ResultsError
 
-    for path, hint in ((refit, "'--refit'"), (plot, "'--plot'")):
-        if path is not None:
-            check_writable(path, hint)
+    if plot is not None:
+        check_writable(plot, "'--plot'")
+    if refit is not None and (refit.is_file() or (refit.is_dir() and any(refit.iterdir()))):
+        raise click.BadParameter(f"{refit} already exists and is not an empty folder; give a new folder for "
+                                 "the formula run", param_hint="'--refit'")
     try:
         explanation = explain_run(run, tolerance)
-        written = write_formula_run(explanation, run, refit) if refit is not None else None
+        written = _refit(explanation, run, refit) if refit is not None else None
         if plot is not None:
             _plot(explanation, plot)
-    except (ExplainError, CheckpointError, ResultsError, ConfigError, ModelError, TaskError) as error:
+    except (CheckpointError, ResultsError) as error:
+        raise DamagedFileError(str(error)) from None
+    except PlotError as error:
+        raise click.BadParameter(str(error), param_hint="'--plot'") from None
+    except RefitError as error:
+        raise click.BadParameter(str(error), param_hint="'--refit'") from None
+    except (ExplainError, ConfigError, ModelError, TaskError) as error:
         raise click.BadParameter(str(error), param_hint="'RUN'") from None
     if output_format == "json":
         data = explanation.to_dict()
@@ -69,14 +79,29 @@ def explain_command(run: Path, output_format: str, tolerance: float | None, refi
                        f"at {worst['cardinality']}")
 
 
-def _plot(explanation, output: Path) -> None:
-    from polyequiv.explain import ExplainError
+class PlotError(ValueError):
+    """``--plot`` cannot draw this explanation."""
 
+
+class RefitError(ValueError):
+    """``--refit`` cannot write this explanation."""
+
+
+def _refit(explanation: Any, run: Path, out: Path) -> dict[str, Any]:
+    from polyequiv.explain import ExplainError, write_formula_run
+
+    try:
+        return write_formula_run(explanation, run, out)
+    except ExplainError as error:
+        raise RefitError(str(error)) from None
+
+
+def _plot(explanation, output: Path) -> None:
     patterns = getattr(explanation, "patterns", {})
     drawn = [term for term in getattr(explanation, "terms", []) if term.feature.key in patterns]
     if not drawn:
-        raise ExplainError("--plot draws graph patterns; this formula has none (set formulas are power sums, "
-                           "physics formulas sums over particles and axes)")
+        raise PlotError("--plot draws graph patterns; this formula has none (set formulas are power sums, "
+                        "physics formulas sums over particles and axes)")
     import matplotlib
 
     matplotlib.use("Agg")
@@ -88,4 +113,4 @@ def _plot(explanation, output: Path) -> None:
     try:
         figure.savefig(output, dpi=130)
     except (OSError, ValueError) as error:
-        raise ExplainError(f"cannot write {output}: {error}") from None
+        raise PlotError(f"cannot write {output}: {error}") from None

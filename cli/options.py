@@ -35,6 +35,22 @@ class RefusedError(click.ClickException):
     exit_code = 2
 
 
+class DamagedFileError(click.ClickException):
+    """A file that is damaged, truncated or not of its format: one line naming it and what failed, exit
+    code 2 (no usage banner: the command line was right, the file is not)."""
+
+    exit_code = 2
+
+
+def file_errors() -> tuple[type[Exception], ...]:
+    """The errors of damaged run, results and scheme files (checkpoint digests, results schema, …)."""
+    from polyequiv.scheme import SchemeFileError
+    from polyequiv.training.checkpoint import CheckpointError
+    from polyequiv.training.results import ResultsError
+
+    return CheckpointError, ResultsError, SchemeFileError
+
+
 def spec_options(
     *,
     with_n: bool = True,

@@ -16,7 +16,15 @@ from polyequiv.fileio import atomic_write_text
 from polyequiv.locking import LockedError
 from polyequiv.tasks import TaskError, task_names
 from polyequiv.training.results import ResultsError, comparison_rows, find_runs, format_table, read_results
-from polyequiv_cli.options import OneLineChoice, RefusedError, check_writable, echo_json, parse_n_range
+from polyequiv_cli.options import (
+    DamagedFileError,
+    OneLineChoice,
+    RefusedError,
+    check_writable,
+    echo_json,
+    file_errors,
+    parse_n_range,
+)
 
 # torch is imported only by the commands that train, so `polyequiv derive` stays fast; this list is
 # checked against polyequiv.models.model_names() by the tests.
@@ -62,6 +70,9 @@ def training_errors(function: Callable) -> Callable:
             _quiet_unless_main_rank(2)
             raise RefusedError(f"refused: {error}") from None
         except ValueError as error:
+            if isinstance(error, file_errors()):
+                _quiet_unless_main_rank(2)
+                raise DamagedFileError(str(error)) from None
             if isinstance(error, _library_errors()):
                 _quiet_unless_main_rank(2)
                 raise click.BadParameter(str(error)) from None
@@ -213,8 +224,8 @@ def _echo_err(line: str) -> None:
 
 
 TASK_OPTION = click.option("--task", "task", type=OneLineChoice(task_names()), required=True, metavar="TASK",
-                           help="Task: sets, graphs or images ('polyequiv tasks' lists them, each with the "
-                                "models that fit it).")
+                           help="Task: sets, graphs, images or physics ('polyequiv tasks' lists them, each "
+                                "with the models that fit it).")
 
 
 @click.command("train")
@@ -255,11 +266,13 @@ def train_command(task: str, model: str, out: Path, resume: bool, overwrite: boo
     if resume and overwrite:
         raise click.BadParameter("give --resume (continue the run) or --overwrite (replace it), not both",
                                  param_hint="'--resume'")
-    config = RunConfig.create(
-        task, model, seed=seed, epochs=epochs, batch_size=batch_size, lr=lr, loss=loss, schedule=schedule,
-        model_options=_parse_options(option_pairs), solver=solver, ridge=ridge,
-        task_options=_task_options(quick, train_size, valid_size, test_size, cardinalities, split,
-                                  train_cardinalities, family))
+    settings = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "loss": loss, "schedule": schedule,
+                "solver": solver, "ridge": ridge, "model_options": _parse_options(option_pairs),
+                "task_options": _task_options(quick, train_size, valid_size, test_size, cardinalities, split,
+                                              train_cardinalities, family)}
+    if resume:
+        settings = _resumed_settings(out, settings)
+    config = RunConfig.create(task, model, seed=seed, **settings)
     show = sys.stderr.isatty() if progress is None else progress
     results = train(config, out, resume=resume, overwrite=overwrite, threads=threads,
                     device=_check_device(device), progress=show, echo=_echo_err, nproc=nproc)
@@ -269,6 +282,25 @@ def train_command(task: str, model: str, out: Path, resume: bool, overwrite: boo
         echo_json(results)
     else:
         click.echo(format_table(*comparison_rows([results])))
+
+
+def _resumed_settings(out: Path, given: dict[str, Any]) -> dict[str, Any]:
+    """``--resume`` continues the run in ``out``: every setting left out is the checkpoint's own (its
+    epochs, optimiser, solver, sizes and model options), so that only what is given can differ from it
+    (``--epochs N``, larger, extends the run; anything else is refused as a config change)."""
+    from polyequiv.training.checkpoint import CheckpointError
+    from polyequiv.training.folder import peek_checkpoint
+
+    try:
+        saved = peek_checkpoint(out)["config"]
+    except CheckpointError:
+        return given  # train() reports the missing or damaged checkpoint
+    stepless = saved.get("solver") == "lstsq" and given.get("solver") in (None, "lstsq")
+    filled = {key: saved.get(key) if value is None and not (stepless and key in ("lr", "schedule")) else value
+              for key, value in given.items() if key not in ("model_options", "task_options")}
+    filled["model_options"] = given["model_options"] or saved.get("model_options", {})
+    filled["task_options"] = given["task_options"] or saved.get("task_options", {})
+    return filled
 
 
 @click.command("compare")
@@ -385,9 +417,12 @@ def plot_command(runs: tuple[Path, ...], output: Path, metric: str | None, patte
                                  f"{', '.join('.' + f for f in IMAGE_FORMATS)}", param_hint="'--output'")
     try:
         folders = find_runs(runs)
-        results = [read_results(path) for path in folders]
     except ResultsError as error:
         raise click.BadParameter(str(error), param_hint="'RUNS'") from None
+    try:
+        results = [read_results(path) for path in folders]
+    except ResultsError as error:
+        raise DamagedFileError(str(error)) from None
     if metric is None:
         metric = "accuracy" if all(row.get("accuracy") is not None for run in results
                                    for row in run["evaluation"]["per_cardinality"]) else "mae"

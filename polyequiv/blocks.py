@@ -24,12 +24,14 @@ RREF basis (the one :func:`polyequiv.exact.exact_nullspace` returns) identical:
    but the last, null vector the all-ones vector ``1_K``.  A row with a single
    nonzero ``c·e_a`` (a *grounded* block) forces ``x = 0``: rank ``|K|``.
 
-Every other block (**general**) is eliminated exactly over Q with sympy's sparse
-``DomainMatrix``; blocks equal up to an order-preserving renumbering of their
-columns (the same orbit type) are eliminated once.  A general block's rank is
-first tried modulo the prime ``2⁶¹ − 1``: a rank mod p never exceeds the rank
+Every other block (**general**) is eliminated exactly over Q; blocks equal up to
+an order-preserving renumbering of their columns (the same orbit type) are
+eliminated once.  A block whose dense matrix has at most
+``MAX_DENSE_RANK_ENTRIES`` entries goes to FLINT's fraction-free integer
+elimination (rank, and the RREF for the nullspace), in C.  A larger one is
+ranked modulo the prime ``2⁶¹ − 1`` first: a rank mod p never exceeds the rank
 over Q, so a modular rank equal to ``min(rows, columns)`` proves full rank, and
-only rank-deficient blocks go to rational elimination.
+only rank-deficient blocks go to sympy's sparse ``DomainMatrix`` over Q.
 
     >>> system = SparseSystem.from_rows([{0: 1, 1: 1, 2: -1, 3: -1}, {2: 1, 3: 1, 4: -1}], 5)
     >>> blockwise_rank(system), blockwise_nullspace(system)[0]
@@ -47,10 +49,12 @@ from functools import cached_property
 import numpy as np
 
 from polyequiv import limits
+from polyequiv.errors import SizeLimitError
 from polyequiv.exact import (
     MAX_DENSE_RANK_ENTRIES,
     MERSENNE_61,
     SparseRow,
+    dense_nullspace_by_free_column,
     dense_rank,
     exact_rank,
     modular_rank,
@@ -193,7 +197,10 @@ class BlockDecomposition:
             key = (len(block.cols), block.local_rows)
             if key not in cache:
                 rows = [dict(row) for row in block.local_rows]
-                cache[key] = nullspace_by_free_column(rows, len(block.cols))
+                if len(rows) * len(block.cols) <= MAX_DENSE_RANK_ENTRIES:
+                    cache[key] = dense_nullspace_by_free_column(rows, len(block.cols))  # FLINT, in C
+                else:
+                    cache[key] = nullspace_by_free_column(rows, len(block.cols))
             cols = block.cols.tolist()
             for free, local in cache[key]:
                 vectors[cols[free]] = {cols[c]: v for c, v in local.items()}
@@ -217,13 +224,28 @@ class BlockDecomposition:
         return [vectors[c] for c in sorted(vectors)]
 
 
+#: Work (rows · columns · min(rows, columns)) above which a block too large for a dense matrix is
+#: refused instead of eliminated in Python (minutes and more).
+MAX_SPARSE_ELIMINATION_WORK = 200_000_000_000
+
+
 def _general_rank(block: _Block) -> int:
+    """Exact rank of a general block: FLINT's dense fraction-free rank where the dense matrix fits,
+    else a sparse rank modulo ``2⁶¹ − 1`` (a proof when it is full) and sympy over Q when it is not."""
     rows = [dict(row) for row in block.local_rows]
     bound = min(len(rows), len(block.cols))
+    entries = len(rows) * len(block.cols)
+    if entries <= MAX_DENSE_RANK_ENTRIES:
+        return dense_rank(rows, len(block.cols))  # FLINT, exact, in C
+    if entries * bound > MAX_SPARSE_ELIMINATION_WORK:
+        raise SizeLimitError(
+            f"the constraints form a block of {len(rows):,} equations in {len(block.cols):,} weights "
+            f"({sum(map(len, rows)):,} nonzeros); exact elimination would take about {entries * bound:.2e} "
+            f"operations (minutes to hours); the limit is {MAX_SPARSE_ELIMINATION_WORK:.1e}. Use a lower "
+            "degree or smaller representations",
+            estimate=entries * bound, limit=MAX_SPARSE_ELIMINATION_WORK)
     if modular_rank(rows, MERSENNE_61) == bound:
         return bound  # rank mod p ≤ rank over Q ≤ min(rows, columns)
-    if len(rows) * len(block.cols) <= MAX_DENSE_RANK_ENTRIES:
-        return dense_rank(rows, len(block.cols))  # FLINT, exact, in C: rank-deficient blocks of matrix groups
     return exact_rank(rows, len(block.cols))
 
 

@@ -110,26 +110,81 @@ def nullspace_by_free_column(
     return basis
 
 
-#: Entries (rows × columns) up to which :func:`dense_rank` builds a dense FLINT matrix.
-MAX_DENSE_RANK_ENTRIES = 4_000_000
+#: Entries (rows × columns) up to which :func:`dense_rank` and :func:`dense_nullspace_by_free_column`
+#: build a dense FLINT integer matrix (8 bytes an entry while the entries stay small: 256 MB).
+MAX_DENSE_RANK_ENTRIES = 32_000_000
+
+
+def _fmpz_matrix(rows: Sequence[SparseRow], num_columns: int, transpose: bool = False):  # -> flint.fmpz_mat
+    import flint
+
+    if transpose:
+        matrix = flint.fmpz_mat(num_columns, len(rows))
+        for r, row in enumerate(rows):
+            for c, v in row.items():
+                matrix[int(c), r] = int(v)
+        return matrix
+    matrix = flint.fmpz_mat(len(rows), num_columns)
+    for r, row in enumerate(rows):
+        for c, v in row.items():
+            matrix[r, int(c)] = int(v)
+    return matrix
 
 
 def dense_rank(rows: Sequence[SparseRow], num_columns: int) -> int:
     """Rank over Q of ``rows`` as a dense integer matrix (FLINT's fraction-free ``fmpz_mat.rank``): exact
-    like :func:`exact_rank`, and much faster on the dense blocks that Lie-algebra constraints produce.
+    like :func:`exact_rank`, and much faster on the blocks that Lie-algebra constraints produce.
+
+    A tall matrix is ranked as its transpose (``rank A = rank Aᵀ``): FLINT's elimination runs over
+    the rows, and on the sparse blocks here the wide orientation is 5–10× faster (an O(3) ``V4 → V4``
+    block of 6,516 equations in 1,640 weights: 0.2 s against 1.9 s, and 3.3 s modulo a prime).
 
     >>> dense_rank([{0: 1, 1: -1}, {1: 1, 2: -1}, {0: 1, 2: -1}], 3)
     2
     """
     if not rows or num_columns == 0:
         return 0
-    import flint
+    return int(_fmpz_matrix(rows, num_columns, transpose=len(rows) > num_columns).rank())
 
-    matrix = flint.fmpz_mat(len(rows), num_columns)
-    for r, row in enumerate(rows):
-        for c, v in row.items():
-            matrix[r, int(c)] = int(v)
-    return int(matrix.rank())
+
+def dense_nullspace_by_free_column(
+    rows: Sequence[SparseRow], num_columns: int
+) -> list[tuple[int, dict[int, Fraction]]]:
+    """:func:`nullspace_by_free_column` through FLINT's exact fraction-free ``fmpz_mat.rref``, in C.
+
+    FLINT returns ``(R, d, r)`` with ``R / d`` the reduced row echelon form (unique, so the vectors
+    are the same as sympy's): row ``i < r`` has its pivot ``p_i`` first, and the vector of a free
+    column ``f`` is ``e_f − Σ_i (R[i, f] / d) e_{p_i}``.  A block of full column rank is recognised
+    by :func:`dense_rank` first and skips the RREF.  An O(3) ``V4 → V4`` block of 4,728 equations in
+    1,557 weights (nullity 91) takes 3.3 s here and 23 s in sympy.
+
+    >>> dense_nullspace_by_free_column([{0: 1, 1: 1, 2: -2}], 3)
+    [(1, {1: Fraction(1, 1), 0: Fraction(-1, 1)}), (2, {2: Fraction(1, 1), 0: Fraction(2, 1)})]
+    """
+    if not rows or num_columns == 0:
+        return [(f, {f: Fraction(1)}) for f in range(num_columns)]
+    if dense_rank(rows, num_columns) == num_columns:
+        return []  # full column rank, found in the fast orientation: no RREF needed
+    reduced, denominator, rank = _fmpz_matrix(rows, num_columns).rref()
+    den = int(denominator)
+    pivots, column = [], 0
+    for i in range(rank):  # pivots increase: one pass over the columns finds them all
+        while not reduced[i, column]:
+            column += 1
+        pivots.append(column)
+        column += 1
+    pivot_set = set(pivots)
+    basis = []
+    for free in range(num_columns):
+        if free in pivot_set:
+            continue
+        vector: dict[int, Fraction] = {free: Fraction(1)}
+        for i, pivot in enumerate(pivots):
+            value = int(reduced[i, free])
+            if value:
+                vector[pivot] = Fraction(-value, den)
+        basis.append((free, vector))
+    return basis
 
 
 #: The Mersenne prime 2⁶¹ − 1, the default modulus of :func:`modular_rank`.

@@ -297,7 +297,7 @@ def test_cli_on_npy_and_json_files(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
     np.save(tmp_path / "w.npy", planted(cyclic_classes(7), rng, 1e-4))
     code, output = invoke("discover", str(tmp_path / "w.npy"))
-    assert code == 0 and "best: C7 (ARI 1.000" in output
+    assert code == 0 and "best listed candidate: C7 (ARI 1.000" in output and "verdict: C7" in output
     (tmp_path / "w.json").write_text(json.dumps({"weights": planted(dihedral_classes(8), rng, 0).tolist()}))
     code, output = invoke("discover", str(tmp_path / "w.json"), "--format", "json", "--plot",
                           str(tmp_path / "d.png"))

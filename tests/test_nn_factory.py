@@ -79,3 +79,10 @@ def test_bad_specs_and_options_are_one_line_errors() -> None:
     with pytest.raises(ValueError, match=r"SetPolyLayer .* does not take .*kernel_support"):
         layer("S5 linear ordered equivariant", kernel_support=3)
     assert type(layer("T8x8 linear ordered equivariant", kernel_support=3)) is CircularPolyLayer
+
+
+def test_a_dense_layer_the_cli_would_refuse_is_refused_before_it_is_built() -> None:
+    from polyequiv.errors import SizeLimitError
+
+    with pytest.raises(SizeLimitError, match="moved slots"):
+        layer("T10x10 cubic ordered equivariant")  # built for 55 s and 3 GB before

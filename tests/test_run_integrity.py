@@ -140,6 +140,15 @@ def test_a_damaged_latest_checkpoint_falls_back_to_the_previous_one_and_says_so(
     assert same_numbers(resumed, reference)
 
 
+def test_explain_refuses_a_damaged_checkpoint_instead_of_using_the_previous_one(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    train(tiny(), out, stop_after_epochs=2)
+    flip_bit(out / CHECKPOINT_NAME, weight_offset(out / CHECKPOINT_NAME))
+    result = CliRunner().invoke(cli, ["explain", str(out)])
+    assert result.exit_code == 2 and "checkpoint.pt is damaged" in result.output
+    assert "Usage:" not in result.output
+
+
 def test_both_checkpoints_damaged_is_refused_naming_both(tmp_path: Path) -> None:
     out = tmp_path / "run"
     train(tiny(), out, stop_after_epochs=2)
@@ -176,9 +185,11 @@ def test_a_changed_number_in_results_is_refused(tmp_path: Path, reference: dict,
     (out / RESULTS_NAME).write_text(edited)
     with pytest.raises(ResultsError, match="is damaged: the SHA-256 of its content"):
         read_results(out)
-    for command in (["plot", str(out), "-o", str(tmp_path / "p.png")], ["check", str(out)]):
+    commands = (["plot", str(out), "-o", str(tmp_path / "p.png")], ["check", str(out)], ["explain", str(out)])
+    for command in commands:
         result = CliRunner().invoke(cli, command)
         assert result.exit_code == 2 and "is damaged" in result.output and "Traceback" not in result.output
+        assert "Usage:" not in result.output  # a damaged file is not a usage error
 
 
 def test_results_whitespace_changes_keep_the_digest_and_old_schema_reads(tmp_path: Path,
@@ -399,3 +410,16 @@ def test_ranks_that_disagree_stop_the_run_before_anything_is_written(
     with pytest.raises(WorkerError, match="rank 1 holds a model or optimiser state different from rank 0's"):
         train(tiny(), out, resume=True, nproc=2)
     assert (out / CHECKPOINT_NAME).read_bytes() == before
+
+
+def test_resume_alone_continues_the_run_with_its_own_settings(tmp_path: Path, reference: dict) -> None:
+    """`train --resume` (what a stopped run says to do) takes what is left out from the checkpoint: it
+    finishes the run's own 3 epochs, not the model's default 20."""
+    out = tmp_path / "run"
+    train(tiny(), out, stop_after_epochs=1)
+    result = CliRunner().invoke(cli, ["train", "--task", "digit-sum", "--model", "deepsets",
+                                      "--out", str(out), "--resume", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    resumed = json.loads(result.stdout)
+    assert resumed["training"]["epochs_completed"] == 3 and "extensions" not in resumed["training"]
+    assert same_numbers(resumed, reference)

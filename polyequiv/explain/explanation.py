@@ -103,7 +103,8 @@ class Explanation:
                 lines.append(f"  {term.feature.text} also stands for {aliases} (equal on this domain)")
         lines.append("")
         exact = "exact rationals" if s.rational else "floats (no short rationals within the tolerance)"
-        lines.append(f"{len(self.terms)} terms ({s.merged} features merged as equal on the domain, "
+        plural = "" if len(self.terms) == 1 else "s"
+        lines.append(f"{len(self.terms)} term{plural} ({s.merged} features merged as equal on the domain, "
                      f"{s.dropped} pruned); coefficients {exact}; "
                      f"tolerance {s.tolerance:.3g} × {s.scale:.3g}")
         fresh = self.checks.get("fresh")

@@ -25,11 +25,10 @@ from polyequiv.explain.simplify import ExplainError, simplify
 from polyequiv.models import ModelContext, ModelError, SetModel, build_model
 from polyequiv.models.features import Dictionary, pattern_dictionary, set_dictionary
 from polyequiv.tasks import get_definition, make_task
-from polyequiv.training.checkpoint import CheckpointError
+from polyequiv.training.checkpoint import CHECKPOINT_NAME, PREVIOUS_NAME, load_checkpoint
 from polyequiv.training.config import RunConfig
 from polyequiv.training.evaluation import diagnostics, evaluate, to_tensors
-from polyequiv.training.folder import peek_checkpoint
-from polyequiv.training.results import RESULTS_NAME, ResultsError, read_results, write_results
+from polyequiv.training.results import RESULTS_NAME, read_results, write_results
 
 FRESH_SEED = 7919
 #: Fresh sets (base graphs) drawn to explain a model, and per scaled check.
@@ -82,16 +81,21 @@ def explain_run(folder: str | Path, tolerance: float | None = None) -> Explanati
 
 
 def load_model(folder: Path) -> tuple[RunConfig, SetModel]:
-    """The run's config and its trained model (from the latest good checkpoint; a formula run from
-    its ``results.json``), in float64."""
-    try:
-        state: dict[str, Any] | None = peek_checkpoint(folder)
+    """The run's config and its trained model, in float64: from ``checkpoint.pt`` (the weights the
+    results describe; a damaged one is refused, never replaced by the previous checkpoint), or, for a
+    formula run, from ``results.json``.  A ``results.json`` present is checked too (its digest)."""
+    results = read_results(folder) if (folder / RESULTS_NAME).is_file() else None
+    latest = folder / CHECKPOINT_NAME
+    if latest.is_file():
+        state: dict[str, Any] | None = load_checkpoint(latest)
         config = RunConfig.from_dict(state["config"])
-    except CheckpointError as error:
-        try:
-            config, state = RunConfig.from_dict(read_results(folder)["config"]), None
-        except ResultsError:
-            raise ExplainError(f"{folder} holds no run to explain ({error})") from None
+    elif results is not None:
+        config, state = RunConfig.from_dict(results["config"]), None
+    elif (folder / PREVIOUS_NAME).is_file():
+        raise ExplainError(f"{latest} is missing (a save was interrupted?); resume the run first "
+                           "(--resume falls back to the previous checkpoint)")
+    else:
+        raise ExplainError(f"{folder} holds no run to explain (no {CHECKPOINT_NAME}, no {RESULTS_NAME})")
     if state is None and config.model not in FORMULA_MODELS:
         raise ExplainError(f"{folder} holds results but no checkpoint: the trained weights are gone")
     with _float64():

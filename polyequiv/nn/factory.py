@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from polyequiv.cloud_patterns import check_cloud_spec
+from polyequiv.derivation import check_derivable
 from polyequiv.errors import SpecError
 from polyequiv.matrix_spec import MatrixLayerSpec
 from polyequiv.nn.grid_layers import GRID_DEGREES, CircularPolyLayer
@@ -95,6 +96,9 @@ def layer(spec: Spec | str, in_channels: int = 1, out_channels: int = 1, *,
         For a spec string that does not parse.
     ValueError
         For channels or options the chosen module refuses (the message names them).
+    SizeLimitError
+        When the dense tied layer's derivation would be refused by ``polyequiv derive`` (the same
+        estimate, the same limit), before anything is built.
     """
     spec = _spec(spec)
     name, _ = choose_layer(spec)
@@ -114,6 +118,7 @@ def layer(spec: Spec | str, in_channels: int = 1, out_channels: int = 1, *,
         if name == "CircularPolyLayer":
             return CircularPolyLayer(spec.shape, spec.degree, in_channels, out_channels, bias=spec.bias,
                                      **factory, **options)
+        check_derivable(spec)  # the derivation's own size checks, before a dense weight is built
         return TiedPolynomialLayer(spec, in_channels, out_channels, **factory, **options)
     except TypeError as error:  # an option the chosen module does not take
         raise ValueError(f"{name} (chosen for {spec}) does not take {error}".replace("__init__() got ", "")

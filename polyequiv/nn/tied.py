@@ -169,14 +169,18 @@ class TiedPolynomialLayer(nn.Module):
         spec, c_in, c_out = self.spec, self.in_channels, self.out_channels
         entries = estimate_weights(spec) * c_out * c_in**spec.degree  # before building anything
         if entries > MAX_DENSE_ENTRIES:
-            alternative = (
-                "SetPolyLayer (size-agnostic, power sums)" if spec.is_set_layer
-                else "TensorPolyLayer (size-agnostic, partition patterns)"
-            )
+            if getattr(spec, "group", None) != "symmetric":
+                alternative = ("a smaller size or degree (polyequiv.nn.layer(spec) picks "
+                               "CircularPolyLayer for torus layers of degree 1 and 2, "
+                               "PointCloudPolyLayer for O(d) point clouds)")
+            elif spec.is_set_layer:
+                alternative = "SetPolyLayer (size-agnostic, power sums) for the symmetric group"
+            else:
+                alternative = "TensorPolyLayer (size-agnostic, partition patterns) for the symmetric group"
             raise SizeLimitError(
                 f"a dense {spec} layer with {c_in} → {c_out} channels materialises {entries:,} weights "
                 f"({gigabytes(entries, 12)} GB with its index); the limit is {MAX_DENSE_ENTRIES:,}. "
-                f"Use {alternative} for the symmetric group",
+                f"Use {alternative}",
                 estimate=entries,
                 limit=MAX_DENSE_ENTRIES,
             )

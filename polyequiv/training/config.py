@@ -162,6 +162,10 @@ class RunConfig:
         defaults = dict(definition.training)
         if solver == "lstsq":
             defaults["epochs"] = 1
+            stepped = [name for name, value in (("lr", lr), ("schedule", schedule)) if value is not None]
+            if stepped:
+                raise ConfigError(f"--{stepped[0]} is a setting of gradient training; the least-squares "
+                                  "fit (--solver lstsq) takes no steps; leave it out, or use --solver adam")
         given = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "loss": loss, "schedule": schedule}
         settings = {**defaults, **{k: v for k, v in given.items() if v is not None}}
         settings.update(solver=solver, ridge=0.0 if ridge is None else ridge)
