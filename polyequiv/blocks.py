@@ -174,16 +174,21 @@ class BlockDecomposition:
         return Fraction(int(self.scale_num[column]), int(self.scale_den[column]))
 
     @cached_property
+    def _general_ranks(self) -> dict[tuple, int]:
+        """The rank of each distinct general block, keyed by ``(columns, local rows)``."""
+        ranks: dict[tuple, int] = {}
+        for block in self.general:
+            key = (len(block.cols), block.local_rows)
+            if key not in ranks:
+                ranks[key] = _general_rank(block)
+        return ranks
+
+    @cached_property
     def rank(self) -> int:
         blocks = zip(self.incidence_columns, self.incidence_grounded, strict=True)
         rank = sum(len(columns) - (not grounded) for columns, grounded in blocks)
-        cache: dict[tuple, int] = {}
-        for block in self.general:
-            key = (len(block.cols), block.local_rows)
-            if key not in cache:
-                cache[key] = _general_rank(block)
-            rank += cache[key]
-        return rank
+        ranks = self._general_ranks
+        return rank + sum(ranks[(len(block.cols), block.local_rows)] for block in self.general)
 
     def nullspace(self) -> list[dict[int, Fraction]]:
         """The RREF nullspace basis of the original matrix, ordered by free column."""
@@ -195,6 +200,8 @@ class BlockDecomposition:
         cache: dict[tuple, list[tuple[int, dict[int, Fraction]]]] = {}
         for block in self.general:
             key = (len(block.cols), block.local_rows)
+            if self._general_ranks[key] == len(block.cols):
+                continue  # full column rank: no free column
             if key not in cache:
                 rows = [dict(row) for row in block.local_rows]
                 if len(rows) * len(block.cols) <= MAX_DENSE_RANK_ENTRIES:

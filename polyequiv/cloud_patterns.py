@@ -45,6 +45,7 @@ import math
 import re
 from dataclasses import dataclass
 
+from polyequiv import limits
 from polyequiv.errors import SizeLimitError, SpecError
 from polyequiv.matrix_spec import MatrixLayerSpec
 
@@ -154,7 +155,7 @@ def _check_size(spec: MatrixLayerSpec, monomials: list) -> None:
         slots = sum(1 for t, _ in monomial if t != BIAS and spec.input.terms[t].points == "V") + 1
         axes = sum(spec.input.terms[t].power for t, _ in monomial if t != BIAS) + spec.output.max_power
         orders = math.prod(math.factorial(monomial.count(v)) for v in set(monomial))
-        total += _bell(slots) * _double_factorial(axes - 1 if axes % 2 == 0 else 0) * orders
+        total += limits.bell_number(slots) * _double_factorial(axes - 1 if axes % 2 == 0 else 0) * orders
     total *= sum(t.multiplicity for t in spec.output.terms)
     if total > MAX_DIAGRAMS:
         raise SizeLimitError(
@@ -162,16 +163,6 @@ def _check_size(spec: MatrixLayerSpec, monomials: list) -> None:
             f"{MAX_DIAGRAMS:,} (a lower degree or fewer input terms)",
             estimate=total, limit=MAX_DIAGRAMS,
         )
-
-
-def _bell(k: int) -> int:
-    row = [1]
-    for _ in range(k):
-        following = [row[-1]]
-        for value in row:
-            following.append(following[-1] + value)
-        row = following
-    return row[0]
 
 
 def _double_factorial(k: int) -> int:

@@ -38,11 +38,12 @@ from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import numpy as np
 
 from polyequiv import groups, limits
-from polyequiv.blocks import SparseSystem, decompose
+from polyequiv.blocks import BlockDecomposition, SparseSystem, decompose
 from polyequiv.constraints import AdditiveConstraint, ConstraintSystem, Equality
 from polyequiv.engines.sparse import derive_sparse
 from polyequiv.errors import SpecError
@@ -249,7 +250,7 @@ def count_parameters(graph: ConstraintGraph, method: str = "blockwise") -> dict[
             # gauge): M's rows are multiples of unit vectors, its rank the classes it touches
             rank_a, rank_am = 0, int(np.unique(slots.cols).size)
         else:
-            rank_a = decompose(additive).rank
+            rank_a = additive_blocks(graph).rank
             rank_am = decompose(additive.stacked(slots)).rank
     elif method == "global":
         additive_rows = graph.reduced_additive
@@ -272,10 +273,21 @@ def free_basis(graph: ConstraintGraph, method: str = "blockwise") -> list[dict[i
     """The RREF basis of ``{c : A c = 0}`` on classes (see :attr:`Derivation.free_basis`);
     ``blockwise`` and ``global`` give identical vectors."""
     if method == "blockwise":
-        return decompose(additive_system(graph)).nullspace()
+        return additive_blocks(graph).nullspace()
     if method == "global":
         return exact_nullspace(graph.reduced_additive, graph.num_classes)
     raise SpecError(f"unknown counting method {method!r}; choose one of {', '.join(METHODS)}")
+
+
+_ADDITIVE_BLOCKS: WeakKeyDictionary[ConstraintGraph, BlockDecomposition] = WeakKeyDictionary()
+
+
+def additive_blocks(graph: ConstraintGraph) -> BlockDecomposition:
+    """``decompose(additive_system(graph))``, once per graph: the count and the basis share its
+    blocks and their ranks."""
+    if graph not in _ADDITIVE_BLOCKS:
+        _ADDITIVE_BLOCKS[graph] = decompose(additive_system(graph))
+    return _ADDITIVE_BLOCKS[graph]
 
 
 def additive_system(graph: ConstraintGraph) -> SparseSystem:

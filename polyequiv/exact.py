@@ -118,16 +118,10 @@ MAX_DENSE_RANK_ENTRIES = 32_000_000
 def _fmpz_matrix(rows: Sequence[SparseRow], num_columns: int, transpose: bool = False):  # -> flint.fmpz_mat
     import flint
 
-    if transpose:
-        matrix = flint.fmpz_mat(num_columns, len(rows))
-        for r, row in enumerate(rows):
-            for c, v in row.items():
-                matrix[int(c), r] = int(v)
-        return matrix
-    matrix = flint.fmpz_mat(len(rows), num_columns)
+    matrix = flint.fmpz_mat(num_columns, len(rows)) if transpose else flint.fmpz_mat(len(rows), num_columns)
     for r, row in enumerate(rows):
         for c, v in row.items():
-            matrix[r, int(c)] = int(v)
+            matrix[(int(c), r) if transpose else (r, int(c))] = int(v)
     return matrix
 
 

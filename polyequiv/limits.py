@@ -8,6 +8,7 @@ instead of being killed halfway.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 from polyequiv.errors import SizeLimitError
 from polyequiv.matrix_spec import MatrixLayerSpec
@@ -86,6 +87,22 @@ def estimate_slot_images(spec: LayerSpec) -> int:
         through_output = spec.output.moved_coordinates(spec.n, points) * big_m
         total += through_output + spec.num_outputs * (big_m - untouched)
     return total
+
+
+@lru_cache(maxsize=64)
+def bell_number(size: int) -> int:
+    """Bell(size): the set partitions of ``size`` labelled points (Bell's triangle).
+
+    >>> [bell_number(k) for k in range(6)]
+    [1, 1, 2, 5, 15, 52]
+    """
+    row = [1]
+    for _ in range(size):
+        following = [row[-1]]
+        for value in row:
+            following.append(following[-1] + value)
+        row = following
+    return row[0]
 
 
 def approx(value: int | float) -> str:

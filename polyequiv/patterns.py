@@ -209,7 +209,7 @@ def _orbits(out_term: str, in_terms: tuple[str, ...], composition: tuple[int, ..
     """H-orbits of the admissible partitions of one (output term, composition)."""
     layout = _layout(out_term, in_terms, composition)
     size = len(layout.names)
-    estimate = _bell(size)
+    estimate = limits.bell_number(size)
     if estimate > MAX_PARTITIONS:
         raise SizeLimitError(
             f"enumerating patterns would list Bell({size}) = {estimate:,} set partitions of {size} index "
@@ -232,17 +232,6 @@ def _orbits(out_term: str, in_terms: tuple[str, ...], composition: tuple[int, ..
     renumber = np.empty(first.size, dtype=np.int64)
     renumber[orbit_of[first]] = np.arange(first.size)
     return _Orbits(layout, codes, renumber[orbit_of], rows[first])
-
-
-@lru_cache(maxsize=64)
-def _bell(size: int) -> int:
-    row = [1]
-    for _ in range(size):
-        nxt = [row[-1]]
-        for value in row:
-            nxt.append(nxt[-1] + value)
-        row = nxt
-    return row[0]
 
 
 def _compositions(in_terms: tuple[str, ...], degree: int, bias: bool) -> list[tuple[int, ...]]:
@@ -490,7 +479,7 @@ def check_pattern_count(spec: LayerSpec) -> None:
     for out_term in spec.output.terms:
         for composition in _compositions(spec.input.terms, spec.degree, spec.bias):
             size = len(_layout(out_term, spec.input.terms, composition).names)
-            estimate = _bell(size)
+            estimate = limits.bell_number(size)
             if estimate > MAX_PARTITIONS:
                 also = (f"; counting them as rooted multigraphs instead would need graphs of {spec.degree} "
                         f"edges, and the limit is {MAX_EDGES}") if edge_layer else ""

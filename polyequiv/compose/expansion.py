@@ -58,6 +58,7 @@ from polyequiv.compose.matching import (
 from polyequiv.compose.network import NetworkSpec
 from polyequiv.compose.packed import MonomialPacking, PackedPolynomial
 from polyequiv.compose.parameters import NetworkParameters
+from polyequiv.compose.rendering import Renderer, latex_power, text_power
 from polyequiv.errors import SizeLimitError, SpecError
 
 #: Terms (over both sides of every generator's equations) that the ``merge`` matching sorts;
@@ -94,6 +95,21 @@ class NetworkExpansion:
     @property
     def num_outputs(self) -> int:
         return len(self.terms)
+
+    def parameter_names(self, *, latex: bool = False, python: bool = False) -> list[str]:
+        """``w2_1_0b`` (layer 2, output 1, inputs 0 and the bias), LaTeX, or a Python identifier."""
+        names = [self.parameters.param_name(j, latex=latex) for j in range(self.num_params)]
+        return [name.replace(".", "_") for name in names] if python else names
+
+    @property
+    def max_parameter_exponent(self) -> int:
+        return max(self.layout.parameter_bounds, default=1)
+
+    def renderer(self, *, latex: bool = False) -> Renderer:
+        """How equations name the parameters: ``w1_0_1^2·w2_0`` or ``{w^{(1)}_{0,1}}^{2} w^{(2)}_{0}``."""
+        if latex:
+            return Renderer(self.parameter_names(latex=True), " ", latex_power, self.max_parameter_exponent)
+        return Renderer(self.parameter_names(), "·", text_power, self.max_parameter_exponent)
 
     @property
     def num_terms(self) -> int:
@@ -387,11 +403,9 @@ class EquationList(Sequence[PolynomialEquation]):
 
     def text(self, i: int, *, latex: bool = False) -> str:
         """``str(self[i])`` (or ``self[i].latex()``), rendered from the arrays: fast for long equations."""
-        from polyequiv.compose.export import parameter_renderer
-
         cache = self.__dict__.setdefault("_renderers", {})
         if latex not in cache:
-            cache[latex] = parameter_renderer(self.expansion, latex=latex)
+            cache[latex] = self.expansion.renderer(latex=latex)
         exponents, coeffs = self._sorted_terms(i)
         values = np.asarray(coeffs).astype(object)
         render, positive = cache[latex], values > 0

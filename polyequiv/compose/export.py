@@ -29,19 +29,18 @@ The writers yield chunks of text; :func:`write_expansion` sends them to a stream
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
 from polyequiv.compose.matching import canonical_order
+from polyequiv.compose.rendering import Power, Renderer, latex_power, text_power
 
 if TYPE_CHECKING:
     from polyequiv.compose.expansion import NetworkExpansion
 
 FORMAT = "polyequiv-expansion"
-#: ``power(name, e)``: how a format writes ``name`` to the power ``e``.
-Power = Callable[[str, int], str]
 FORMATS = ("text", "latex", "json", "sympy")
 
 
@@ -79,74 +78,14 @@ def _output_name(expansion: NetworkExpansion, k: int, latex: bool = False) -> st
     return f"y_{{{k}}}" if latex else f"y_{k}"
 
 
-def _parameter_names(expansion: NetworkExpansion, *, latex: bool = False, python: bool = False) -> list[str]:
-    names = [expansion.parameters.param_name(j, latex=latex) for j in range(expansion.num_params)]
-    return [name.replace(".", "_") for name in names] if python else names
-
-
-class Renderer:
-    """Writes polynomials in one format: ``names`` of the variables, ``times`` between factors."""
-
-    def __init__(self, names: list[str], times: str, power: Power, max_exponent: int) -> None:
-        self.times = times
-        self.tokens = np.empty((len(names), max_exponent + 1), dtype=object)
-        for j, name in enumerate(names):
-            for e in range(1, max_exponent + 1):
-                self.tokens[j, e] = (name if e == 1 else power(name, e)) + times
-
-    def monomials(self, exponents: np.ndarray) -> np.ndarray:
-        """Each row of ``(r, V)`` exponents as a string (object array; ``""`` for the constant)."""
-        rows, columns = np.nonzero(exponents)
-        out = np.full(exponents.shape[0], "", dtype=object)
-        if len(rows):
-            tokens = self.tokens[columns, exponents[rows, columns]]
-            starts = np.flatnonzero(np.concatenate([[True], rows[1:] != rows[:-1]]))
-            cut = len(self.times)
-            out[rows[starts]] = [text[:-cut] if cut else text for text in np.add.reduceat(tokens, starts)]
-        return out
-
-    def bodies(self, exponents: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-        """``size·monomial`` of each term (``monomial`` for size 1, ``size`` for the constant)."""
-        monomials = self.monomials(exponents)
-        sized = np.array([f"{v}{self.times}" for v in sizes.tolist()], dtype=object)
-        bodies = np.where(sizes == 1, monomials, sized + monomials)
-        return np.where(monomials == "", sizes.astype(str).astype(object), bodies)
-
-    def side(self, exponents: np.ndarray, sizes: np.ndarray) -> str:
-        """``size·monomial + …`` (one side of an equation; ``0`` when there is no term)."""
-        return " + ".join(self.bodies(exponents, sizes).tolist()) if len(sizes) else "0"
-
-    def polynomial(self, exponents: np.ndarray, coeffs: np.ndarray) -> str:
-        """``c·monomial ± …`` (terms in the given order; ``0`` when there is none)."""
-        if not len(coeffs):
-            return "0"
-        values = np.asarray(coeffs).astype(object)
-        bodies = self.bodies(exponents, np.abs(values))
-        signs = np.where(values < 0, " - ", " + ").astype(object)
-        text = "".join((signs + bodies).tolist())
-        return text[3:] if text.startswith(" + ") else "-" + text[3:]
-
-
-def _max_exponent(expansion: NetworkExpansion) -> int:
-    return max(expansion.layout.parameter_bounds, default=1)
-
-
-def parameter_renderer(expansion: NetworkExpansion, *, latex: bool = False) -> Renderer:
-    """How equations name the parameters: ``w1_0_1^2·w2_0`` or ``{w^{(1)}_{0,1}}^{2} w^{(2)}_{0}``."""
-    if latex:
-        power: Power = lambda name, e: f"{{{name}}}^{{{e}}}"  # noqa: E731
-        return Renderer(_parameter_names(expansion, latex=True), " ", power, _max_exponent(expansion))
-    return Renderer(_parameter_names(expansion), "·", lambda name, e: f"{name}^{e}", _max_exponent(expansion))
-
-
 def _x_monomial(alpha: tuple[int, ...], times: str, power: Power, latex: bool = False) -> str:
     names = [f"x_{{{i}}}" if latex else f"x_{i}" for i in range(len(alpha))]
     return times.join(names[i] if e == 1 else power(names[i], e) for i, e in enumerate(alpha) if e)
 
 
 def _text(expansion: NetworkExpansion) -> Iterator[str]:
-    power: Power = lambda name, e: f"{name}^{e}"  # noqa: E731
-    render = Renderer(_parameter_names(expansion), "·", power, _max_exponent(expansion))
+    power: Power = text_power
+    render = expansion.renderer()
     for k in range(expansion.num_outputs):
         head = f"{_output_name(expansion, k)} = "
         first = True
@@ -160,8 +99,8 @@ def _text(expansion: NetworkExpansion) -> Iterator[str]:
 
 
 def _latex(expansion: NetworkExpansion) -> Iterator[str]:
-    power: Power = lambda name, e: f"{{{name}}}^{{{e}}}"  # noqa: E731
-    render = Renderer(_parameter_names(expansion, latex=True), " ", power, _max_exponent(expansion))
+    power: Power = latex_power
+    render = expansion.renderer(latex=True)
     yield "\\begin{align*}\n"
     for k in range(expansion.num_outputs):
         lines = [
@@ -181,7 +120,7 @@ def _json(expansion: NetworkExpansion) -> Iterator[str]:
     header = {
         "format": FORMAT,
         "spec": expansion.spec.to_dict(),
-        "parameters": _parameter_names(expansion),
+        "parameters": expansion.parameter_names(),
         "inputs": [f"x_{i}" for i in range(expansion.spec.n)],
         "terms": expansion.num_terms,
     }
@@ -208,10 +147,10 @@ def _json_terms(exponents: np.ndarray, coeffs: np.ndarray) -> str:
 
 
 def _sympy(expansion: NetworkExpansion) -> Iterator[str]:
-    names = _parameter_names(expansion, python=True)
+    names = expansion.parameter_names(python=True)
     inputs = [f"x_{i}" for i in range(expansion.spec.n)]
     power: Power = lambda name, e: f"{name}**{e}"  # noqa: E731
-    render = Renderer(names, "*", power, _max_exponent(expansion))
+    render = Renderer(names, "*", power, expansion.max_parameter_exponent)
     yield f"# {expansion.spec}: the expanded outputs y (polyequiv compose --expand-only)\n"
     yield "from sympy import symbols\n\n"
     for group in (names, inputs):

@@ -41,14 +41,33 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from polyequiv.compose.layout import ExpansionLayout
 
 if TYPE_CHECKING:
-    from polyequiv.compose.expansion import NetworkExpansion
+    from polyequiv.compose.network import NetworkSpec
+    from polyequiv.compose.packed import PackedPolynomial
+
+
+class NetworkExpansion(Protocol):
+    """What matching reads of an expansion (:class:`polyequiv.compose.expansion.NetworkExpansion`,
+    which calls this module: named by its shape here, so the import points one way)."""
+
+    spec: NetworkSpec
+    layout: ExpansionLayout
+    terms: tuple[PackedPolynomial, ...]
+
+    @property
+    def num_params(self) -> int: ...
+
+    @property
+    def coefficient_table(self) -> CoefficientTable: ...
+
+    @property
+    def segments(self) -> TermSegments: ...
 
 #: Largest number of x codes counted with a lookup table (else ``np.unique``).
 _TABLE_CODES = 1 << 24
